@@ -1,0 +1,3 @@
+from klaviyo_connector.cli import main
+
+main()

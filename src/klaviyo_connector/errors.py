@@ -1,0 +1,113 @@
+"""Every error the connector raises, arranged by what the caller should do next.
+
+    ConnectorError
+    ├── ConfigError                 fix the settings (exit code 2)
+    ├── KlaviyoError                Klaviyo answered, or could not be reached
+    │   ├── AuthenticationError     401: the key was rejected
+    │   ├── PermissionDeniedError   403: the key lacks a scope
+    │   ├── RateLimitError          429 beyond the retry budget
+    │   ├── InvalidRequestError     400/404: a request Klaviyo refuses
+    │   ├── ServerError             5xx that persisted through retries
+    │   ├── UnexpectedResponseError a body that is not Klaviyo's JSON (proxy page,
+    │   │                           truncated JSON, malformed page)
+    │   └── TransportError          no answer: DNS, refused, reset, timeout
+    ├── ConversionMetricError       no usable "Placed Order" metric
+    └── WarehouseError              the destination refused the load
+
+Every message names what happened and the next step; none contains the API key.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Root of the connector's errors: `str()` is the one sentence a user reads."""
+
+    fix: str = ""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        if fix is not None:
+            self.fix = fix
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.fix}".strip() if self.fix else self.message
+
+
+class ConfigError(ConnectorError):
+    """The settings are missing or invalid; nothing was sent to Klaviyo."""
+
+
+class KlaviyoError(ConnectorError):
+    """Klaviyo refused a request, answered oddly, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+        self.detail = detail
+        super().__init__(message, fix=fix)
+
+
+class AuthenticationError(KlaviyoError):
+    fix = (
+        "Check the private API key (Klaviyo > Settings > API Keys): it may be "
+        "mistyped, revoked or from another account."
+    )
+
+
+class PermissionDeniedError(KlaviyoError):
+    def __init__(self, message: str, *, scope: str | None = None, **kw: object) -> None:
+        self.scope = scope
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class RateLimitError(KlaviyoError):
+    fix = "Klaviyo kept throttling; the next run continues where this one stopped."
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kw: object
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class InvalidRequestError(KlaviyoError):
+    fix = "This is a connector bug or an API change; please report it with the log."
+
+
+class ServerError(KlaviyoError):
+    fix = "Klaviyo is having trouble; the next run retries from where this one stopped."
+
+
+class UnexpectedResponseError(KlaviyoError):
+    fix = (
+        "Something between the connector and Klaviyo (a proxy or firewall) may be "
+        "answering instead; the next run retries."
+    )
+
+
+class TransportError(KlaviyoError):
+    fix = "Check the network and the base URL; the next run retries."
+
+
+class ConversionMetricError(ConnectorError):
+    fix = (
+        "Create or connect a 'Placed Order' metric in Klaviyo, or set "
+        "conversion_metric_id to a metric that supports values reports, or "
+        "deselect the campaign_performance_stats table."
+    )
+
+
+class WarehouseError(ConnectorError):
+    fix = "Check the destination's credentials and that it is reachable."

@@ -1,0 +1,82 @@
+"""The API key type and the one redaction helper everything else uses."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from pydantic_core import core_schema
+
+_PRIVATE_KEY = re.compile(r"pk_[A-Za-z0-9]{6,}")
+
+
+def mask(key: str) -> str:
+    """`pk_…abcd`: enough to tell keys apart, never enough to use one."""
+    if len(key) <= 8:
+        return "…"
+    prefix = "pk_" if key.startswith("pk_") else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+class ApiKey:
+    """A Klaviyo private key whose str, repr and format are always masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value.strip()
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        return mask(self._value)
+
+    @property
+    def is_private(self) -> bool:
+        return self._value.startswith("pk_")
+
+    def __repr__(self) -> str:
+        return f"ApiKey({self.masked!r})"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __format__(self, spec: str) -> str:
+        return self.masked
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, ApiKey) else ApiKey(str(v)),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda v: v.masked
+            ),
+        )
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Replace every given secret, and anything shaped like a private key."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, mask(secret))
+    return _PRIVATE_KEY.sub(lambda m: mask(m.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks private keys in every record that passes through a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
