@@ -1,0 +1,66 @@
+"""Settings of the bundled fake Klaviyo API: data size, seed, clock, keys, quirks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+DEFAULT_SANDBOX_KEY = "pk_sandbox" + "0" * 27  # pk_ + 34 alphanumerics, like a real key
+
+ALL_SCOPES: frozenset[str] = frozenset(
+    {
+        "accounts:read",
+        "campaigns:read",
+        "lists:read",
+        "segments:read",
+        "profiles:read",
+        "metrics:read",
+    }
+)
+
+QUIRKS: frozenset[str] = frozenset(
+    {"future_record", "boundary_repeat", "archived_out_of_order"}
+)
+
+
+def _empty_keys() -> Mapping[str, frozenset[str]]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything that shapes one sandbox account; equal configs give equal data."""
+
+    seed: int = 42
+    profiles: int = 1000
+    campaigns: int | None = None
+    lists: int | None = None
+    segments: int | None = None
+    now: datetime | None = None
+    api_key: str = DEFAULT_SANDBOX_KEY
+    scoped_keys: Mapping[str, frozenset[str]] = field(default_factory=_empty_keys)
+    rate_limits: bool = True
+    time_scale: float = 1.0
+    quirks: frozenset[str] = frozenset()
+    no_placed_order: bool = False
+    strict_params: bool = True
+
+    @property
+    def campaign_count(self) -> int:
+        if self.campaigns is not None:
+            return self.campaigns
+        return min(40 + self.profiles // 2000, 600)
+
+    @property
+    def list_count(self) -> int:
+        if self.lists is not None:
+            return self.lists
+        return min(max(14, 12 + self.profiles // 20000), 200)
+
+    @property
+    def segment_count(self) -> int:
+        if self.segments is not None:
+            return self.segments
+        return min(max(13, 12 + self.profiles // 25000), 200)
