@@ -85,6 +85,12 @@ class RateLimitError(KlaviyoError):
 class InvalidRequestError(KlaviyoError):
     fix = "This is a connector bug or an API change; please report it with the log."
 
+    def __init__(
+        self, message: str, *, source: dict[str, object] | None = None, **kw: object
+    ) -> None:
+        self.source = source  # Klaviyo's pointer/parameter naming the bad input
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
 
 class ServerError(KlaviyoError):
     fix = "Klaviyo is having trouble; the next run retries from where this one stopped."
