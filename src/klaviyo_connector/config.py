@@ -1,0 +1,202 @@
+"""Settings: what one sync needs, and how the command line gathers it.
+
+`SyncConfig` is the plain, validated input of the engine (the service builds it
+from its own store). `Settings` reads the environment (prefix KLAVIYO_) and a
+TOML file once, at the edge, and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from klaviyo_connector import KLAVIYO_BASE_URL
+from klaviyo_connector.errors import ConfigError
+from klaviyo_connector.keys import ApiKey
+from klaviyo_connector.sync.models import TABLES
+
+DEFAULT_CONFIG_FILE = Path("klaviyo-connector.toml")
+
+
+def _clean_base_url(value: str) -> str:
+    url = str(value).strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    # Base URLs are host and port only; paths already start with /api.
+    return url.removesuffix("/api")
+
+
+def parse_tables(value: Any) -> tuple[str, ...]:
+    """'campaign,profile' or a list: known table names, in the canonical order."""
+    if value is None or value == "" or value == ():
+        return TABLES
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(item).strip() for item in items if str(item).strip()]
+    unknown = [name for name in names if name not in TABLES]
+    if unknown:
+        raise ValueError(
+            f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}"
+        )
+    return tuple(table for table in TABLES if table in names)
+
+
+class SyncConfig(BaseModel):
+    """Everything the engine needs to sync one Klaviyo account."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    api_key: ApiKey
+    base_url: str = KLAVIYO_BASE_URL
+    destination: str = "duckdb"
+    duckdb_path: Path = Path("klaviyo.duckdb")
+    dataset: str = "klaviyo"
+    destination_credentials: str | None = Field(default=None, repr=False)
+    pipeline_name: str = "klaviyo"
+    data_dir: Path = Path(".klaviyo-connector")
+    conversion_metric_id: str | None = None
+    # Optional tuning: Klaviyo reads run on this many threads; HTTP budget.
+    max_workers: int = Field(default=3, ge=1, le=8)
+    timeout: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    max_wait: float = Field(default=300.0, gt=0)
+    profile_chunk_rows: int = Field(default=20_000, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _clean_base_url(value)
+
+    @field_validator("destination", "dataset", "pipeline_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+
+class Settings(BaseSettings):
+    """Command-line settings: flags > KLAVIYO_* environment > TOML file > defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="KLAVIYO_", extra="forbid")
+
+    api_key: ApiKey | None = None
+    base_url: str = KLAVIYO_BASE_URL
+    destination: str = "duckdb"
+    duckdb_path: Path = Path("klaviyo.duckdb")
+    dataset: str = "klaviyo"
+    destination_credentials: str | None = Field(default=None, repr=False)
+    pipeline_name: str = "klaviyo"
+    data_dir: Path = Path(".klaviyo-connector")
+    conversion_metric_id: str | None = None
+    lookback_days: int = Field(default=14, ge=0, le=3650)
+    tables: Annotated[tuple[str, ...], NoDecode] = TABLES
+
+    _file_values: ClassVar[dict[str, Any]] = {}
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _clean_base_url(value)
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _tables(cls, value: Any) -> tuple[str, ...]:
+        return parse_tables(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_source = InitSettingsSource(settings_cls, init_kwargs=cls._file_values)
+        return (init_settings, env_settings, file_source)
+
+    def sync_config(self, **extra: Any) -> SyncConfig:
+        """The engine's input; a missing key is a configuration error."""
+        if self.api_key is None:
+            raise ConfigError(
+                "No Klaviyo API key is configured.",
+                fix=(
+                    "Set KLAVIYO_API_KEY, or api_key in klaviyo-connector.toml "
+                    "(readable only by you)."
+                ),
+            )
+        fields = self.model_dump(exclude={"lookback_days", "tables", "api_key"})
+        fields["destination_credentials"] = self.destination_credentials
+        return SyncConfig(api_key=self.api_key, **fields, **extra)
+
+
+def read_config_file(path: Path | None) -> tuple[dict[str, Any], list[str]]:
+    """The TOML file's values and warnings; an explicitly named file must exist."""
+    target = path or DEFAULT_CONFIG_FILE
+    if not target.exists():
+        if path is not None:
+            raise ConfigError(f"Config file {target} does not exist.")
+        return {}, []
+    try:
+        values = tomllib.loads(target.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"Config file {target} is not valid TOML: {exc}.") from exc
+    return values, permission_warnings(target, values)
+
+
+def permission_warnings(path: Path, values: dict[str, Any]) -> list[str]:
+    """A key in a file others can read is a leaked key waiting to happen."""
+    if "api_key" not in values or os.name != "posix":
+        return []
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return [
+            f"{path} holds an API key but other users can read it "
+            f"(mode {mode:o}); run: chmod 600 {path}"
+        ]
+    return []
+
+
+def _problems(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown setting"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    config_file: Path | None = None, **overrides: Any
+) -> tuple[Settings, list[str]]:
+    """Settings from flags (overrides that are not None), KLAVIYO_* variables and
+    the config file; raises one ConfigError listing every problem."""
+    file_values, warnings = read_config_file(config_file)
+    given = {name: value for name, value in overrides.items() if value is not None}
+
+    class _FromFile(Settings):
+        _file_values = file_values
+
+    try:
+        settings = _FromFile(**given)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"The settings have problems:\n{_problems(exc)}",
+            fix="Fix them in the flags, KLAVIYO_* variables or the config file.",
+        ) from exc
+    return settings, warnings

@@ -1,0 +1,75 @@
+"""Building the dlt pipeline for a configuration: destination, dataset, folder.
+
+Every other dlt destination is configuration, not code: its name plus dlt's
+own credentials (environment variables such as
+DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, or .dlt/secrets.toml).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from klaviyo_connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    import dlt
+
+    from klaviyo_connector.config import SyncConfig
+
+# dlt pipelines share process-wide context; one load at a time keeps them apart
+# while the Klaviyo reads of every table still run concurrently.
+DLT_LOCK = threading.RLock()
+
+# Destinations that take Parquet files: several times faster than SQL inserts.
+_PARQUET = frozenset({"duckdb", "motherduck", "filesystem", "bigquery", "snowflake"})
+
+
+def quiet_dlt() -> None:
+    """No usage telemetry and no progress chatter from dlt, unless set otherwise."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+
+
+def file_format(destination: str) -> Any:
+    """The loader file format dlt should use, or None for the destination's own."""
+    return "parquet" if destination in _PARQUET else None
+
+
+def _destination(cfg: SyncConfig) -> Any:
+    import dlt
+    from dlt.common.destination import Destination
+    from dlt.common.destination.exceptions import DestinationException
+
+    if cfg.destination == "duckdb":
+        path = Path(cfg.duckdb_path).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(path))
+    kwargs: dict[str, Any] = {}
+    if cfg.destination_credentials:
+        kwargs["credentials"] = cfg.destination_credentials
+    try:
+        return Destination.from_reference(cfg.destination, **kwargs)
+    except DestinationException as exc:
+        raise ConfigError(
+            f"Unknown destination {cfg.destination!r}.",
+            fix="Use duckdb, postgres or another dlt destination name.",
+        ) from exc
+
+
+def make_pipeline(cfg: SyncConfig) -> dlt.Pipeline:
+    """The pipeline whose working folder lives in cfg.data_dir, never in $HOME."""
+    quiet_dlt()
+    import dlt
+
+    pipelines_dir = Path(cfg.data_dir).expanduser().resolve() / "pipelines"
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    with DLT_LOCK:
+        return dlt.pipeline(
+            pipeline_name=cfg.pipeline_name,
+            destination=_destination(cfg),
+            dataset_name=cfg.dataset,
+            pipelines_dir=str(pipelines_dir),
+        )

@@ -1,0 +1,161 @@
+"""Writing rows and cursors through dlt, one commit at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from klaviyo_connector.errors import WarehouseError
+from klaviyo_connector.load.destination import DLT_LOCK, file_format, make_pipeline
+from klaviyo_connector.load.state import (
+    STATE_COLUMNS,
+    STATE_TABLE,
+    CursorState,
+    latest_states,
+    state_query,
+    state_row,
+)
+from klaviyo_connector.reports.base import (
+    LOADED_AT,
+    TIMESTAMP,
+    Column,
+    Row,
+    column_hints,
+)
+
+if TYPE_CHECKING:
+    import dlt
+
+    from klaviyo_connector.config import SyncConfig
+
+log = logging.getLogger(__name__)
+
+_CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]+@")
+LOADED_AT_COLUMN = Column(LOADED_AT, TIMESTAMP, False, "when the row was loaded")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How a table lands: columns, key, and (for stats) the key whose rows a
+    load replaces as a whole."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    replace_key: str | None = None
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return (*self.columns, LOADED_AT_COLUMN)
+
+
+def _clean(text: str) -> str:
+    return _CREDENTIALS_IN_URL.sub("://***@", text)
+
+
+def _first_line(exc: BaseException) -> str:
+    inner: BaseException = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
+    lines = str(inner).strip().splitlines() or [type(inner).__name__]
+    return _clean(lines[0])[:300]
+
+
+class Warehouse:
+    """The destination of one connection: reads cursors, commits rows."""
+
+    def __init__(self, cfg: SyncConfig) -> None:
+        self.cfg = cfg
+        self.pipeline: dlt.Pipeline = make_pipeline(cfg)
+        self._format = file_format(cfg.destination)
+
+    def prepare(self) -> None:
+        """Forget loads a killed run left half done: the sync redoes them."""
+        with DLT_LOCK:
+            self.pipeline.abort_packages()
+
+    def cursors(self) -> dict[str, CursorState]:
+        from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+        try:
+            rows = self._fetch(state_query)
+        except DatabaseUndefinedRelation:
+            return {}
+        except Exception as exc:
+            raise WarehouseError(
+                f"Could not read the sync state from the {self.cfg.destination} "
+                f"destination: {_first_line(exc)}"
+            ) from exc
+        return latest_states(rows)
+
+    def _fetch(self, build_sql: Any) -> list[tuple[Any, ...]]:
+        with DLT_LOCK, self.pipeline.sql_client() as client:
+            sql = build_sql(client.make_qualified_table_name)
+            with client.execute_query(sql) as cursor:
+                return list(cursor.fetchall())
+
+    def load(
+        self,
+        spec: TableSpec,
+        rows: Sequence[Row],
+        *,
+        state: CursorState | None = None,
+        run_started_at: dt.datetime | None = None,
+    ) -> int:
+        """Commits the rows and, in the same load, the cursor they justify."""
+        if not rows and state is None:
+            return 0
+        loaded_at = dt.datetime.now(dt.UTC)
+        for row in rows:
+            row[LOADED_AT] = loaded_at
+        resources = [self._resource(spec, rows)] if rows else []
+        if state is not None:
+            resources.append(self._state_resource(state, run_started_at or loaded_at))
+        self._run(resources, spec.name)
+        return len(rows)
+
+    def _resource(self, spec: TableSpec, rows: Iterable[Row]) -> Any:
+        import dlt
+
+        return dlt.resource(
+            iter([list(rows)]),
+            name=spec.name,
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            primary_key=list(spec.key),
+            merge_key=spec.replace_key or (),
+            columns=column_hints(spec.all_columns, spec.key),
+            max_table_nesting=0,
+        )
+
+    def _state_resource(self, state: CursorState, run_started_at: dt.datetime) -> Any:
+        import dlt
+
+        return dlt.resource(
+            iter([[state_row(state, run_started_at)]]),
+            name=STATE_TABLE,
+            write_disposition="append",
+            columns=column_hints(STATE_COLUMNS, ()),
+            max_table_nesting=0,
+        )
+
+    def _run(self, resources: list[Any], table: str) -> None:
+        from dlt.pipeline.exceptions import PipelineStepFailed
+
+        with DLT_LOCK:
+            try:
+                self.pipeline.run(resources, loader_file_format=self._format)
+            except PipelineStepFailed as exc:
+                self.pipeline.abort_packages()
+                raise WarehouseError(
+                    f"The {self.cfg.destination} destination refused the {table} "
+                    f"rows during {exc.step}: {_first_line(exc)}"
+                ) from exc
+            except Exception as exc:
+                raise WarehouseError(
+                    f"The {self.cfg.destination} destination could not be reached "
+                    f"for the {table} rows: {_first_line(exc)}"
+                ) from exc

@@ -1,0 +1,98 @@
+"""What every table of one run shares, and the per-table bookkeeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from klaviyo_connector.load.state import CursorState
+from klaviyo_connector.sync.models import (
+    Progress,
+    ProgressCallback,
+    RunKind,
+    RunRequest,
+    TableResult,
+)
+
+if TYPE_CHECKING:
+    from klaviyo_connector.client import KlaviyoClient
+    from klaviyo_connector.config import SyncConfig
+    from klaviyo_connector.load.warehouse import Warehouse
+
+
+class Cancelled(Exception):
+    """Another table hit an error that ends the whole run (a rejected key)."""
+
+
+@dataclass
+class RunContext:
+    cfg: SyncConfig
+    request: RunRequest
+    client: KlaviyoClient
+    warehouse: Warehouse
+    started_at: dt.datetime
+    cursors: dict[str, CursorState] = field(default_factory=dict)
+    progress: ProgressCallback | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def historical(self) -> bool:
+        return self.request.kind == RunKind.HISTORICAL
+
+    @property
+    def lookback(self) -> dt.timedelta:
+        return dt.timedelta(days=self.request.lookback_days)
+
+    def check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+    def emit(self, event: Progress) -> None:
+        if self.progress is not None:
+            self.progress(event)
+
+
+class TableRun:
+    """Counts one table's rows, requests and time, and reports progress."""
+
+    def __init__(self, ctx: RunContext, table: str, endpoints: Sequence[str]) -> None:
+        self.ctx = ctx
+        self.result = TableResult(table)
+        self._endpoints = tuple(endpoints)
+        self._before = self._counts()
+        self._started = time.monotonic()
+
+    def _counts(self) -> dict[str, int]:
+        counts = self.ctx.client.stats.by_endpoint
+        return {e: counts.get(e, 0) for e in self._endpoints}
+
+    @property
+    def requests(self) -> int:
+        now = self._counts()
+        return sum(now[e] - self._before[e] for e in self._endpoints)
+
+    def step(self, rows_loaded: int = 0) -> None:
+        """After each page or commit: update counters, tell the listener."""
+        self.ctx.check_cancelled()
+        self.result.rows += rows_loaded
+        self.result.requests = self.requests
+        self.ctx.emit(Progress(self.result.table, self.result.rows, self.requests))
+
+    def finish(self, error: str | None = None, fix: str | None = None) -> TableResult:
+        self.result.requests = self.requests
+        self.result.seconds = round(time.monotonic() - self._started, 3)
+        self.result.error, self.result.fix = error, fix
+        self.ctx.emit(
+            Progress(
+                self.result.table,
+                self.result.rows,
+                self.result.requests,
+                done=True,
+                error=error,
+            )
+        )
+        return self.result

@@ -1,0 +1,116 @@
+"""Syncing campaign_performance_stats from the campaign values report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from klaviyo_connector.errors import ConversionMetricError
+from klaviyo_connector.load.warehouse import TableSpec
+from klaviyo_connector.reports.base import Row
+from klaviyo_connector.reports.campaign_stats import ValuesReport, stats_row
+from klaviyo_connector.reports.metrics import MetricChoice, choose_conversion_metric
+from klaviyo_connector.sync.context import RunContext, TableRun
+from klaviyo_connector.sync.windows import report_timeframes
+
+METRICS_ENDPOINT = "/api/metrics"
+
+
+def table_spec(report: ValuesReport) -> TableSpec:
+    return TableSpec(report.table, report.columns, report.key, report.replace_key)
+
+
+def list_metrics(client: Any) -> list[dict[str, Any]]:
+    """Every metric of the account (no page size: Klaviyo sends up to 200)."""
+    params = {"fields[metric]": "name,created,integration"}
+    return [m for page in client.paginate(METRICS_ENDPOINT, params) for m in page.data]
+
+
+def resolve_metric(client: Any, override: str | None) -> MetricChoice:
+    """The conversion metric, or a ConversionMetricError that says what to do."""
+    choice = choose_conversion_metric(list_metrics(client), override)
+    if choice is not None:
+        return choice
+    if override:
+        raise ConversionMetricError(
+            f"The conversion metric {override!r} set in conversion_metric_id is not "
+            "a metric of this Klaviyo account.",
+            fix="Correct or remove conversion_metric_id (`klaviyo-connector check` "
+            "shows the account's Placed Order metrics).",
+        )
+    raise ConversionMetricError(
+        "This Klaviyo account has no 'Placed Order' metric, so "
+        "campaign_performance_stats has no conversion metric to report."
+    )
+
+
+def _timeframes(ctx: RunContext, report: ValuesReport) -> list[tuple[dt.datetime, ...]]:
+    if ctx.historical:
+        start, end = ctx.request.start, ctx.request.end
+    else:
+        start, end = ctx.started_at - ctx.lookback, ctx.started_at
+    if start is None or end is None:
+        return []
+    return list(report_timeframes(start, end, report.max_days))
+
+
+def _next_cursor(document: dict[str, Any]) -> str | None:
+    """The report pages with `page_cursor`, when Klaviyo sends a next link."""
+    link = (document.get("links") or {}).get("next")
+    if not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get("page_cursor")
+    return values[0] if values else None
+
+
+def report_results(
+    client: Any, report: ValuesReport, body: dict[str, Any]
+) -> Iterator[list[dict[str, Any]]]:
+    """The results of one report, page by page."""
+    params: dict[str, str] = {}
+    while True:
+        document = client.post(report.endpoint, body, params or None)
+        attributes = (document.get("data") or {}).get("attributes") or {}
+        yield list(attributes.get("results") or [])
+        cursor = _next_cursor(document)
+        if cursor is None:
+            return
+        params = {"page_cursor": cursor}
+
+
+class StatsSync:
+    """One report call per timeframe of at most a year, committed per timeframe:
+    rows of every campaign in the report replace that campaign's old rows."""
+
+    def __init__(self, ctx: RunContext, report: ValuesReport) -> None:
+        self.ctx, self.report = ctx, report
+        endpoints = (report.endpoint, METRICS_ENDPOINT)
+        self.run = TableRun(ctx, report.table, endpoints)
+        self.metric: MetricChoice | None = None
+
+    def sync(self) -> None:
+        frames = _timeframes(self.ctx, self.report)
+        if not frames:
+            self.run.result.warnings.append(
+                "The lookback window is 0 days, so no stats were re-read."
+            )
+            return
+        self.metric = resolve_metric(self.ctx.client, self.ctx.cfg.conversion_metric_id)
+        self.run.step()
+        for start, end in frames:
+            self._sync_frame(self.metric.id, start, end)
+
+    def _sync_frame(self, metric_id: str, start: dt.datetime, end: dt.datetime) -> None:
+        as_of = dt.datetime.now(dt.UTC)
+        body = self.report.body(metric_id, start, end)
+        rows: dict[tuple[Any, ...], Row] = {}
+        for results in report_results(self.ctx.client, self.report, body):
+            for result in results:
+                row = stats_row(result, metric_id, as_of)
+                rows[tuple(row[k] for k in self.report.key)] = row
+            self.run.step()
+        complete = [r for r in rows.values() if all(r[k] for k in self.report.key)]
+        loaded = self.ctx.warehouse.load(table_spec(self.report), complete)
+        self.run.step(loaded)
