@@ -1,0 +1,141 @@
+"""What a user can do to connections; the pages and the API both call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from klaviyo_connector.keys import ApiKey
+
+from . import connections as store
+from .db import Connection
+from .engine import CheckSummary, check_key
+from .options import SyncSettings, clean_tables
+from .web import Service
+
+
+class ActionError(Exception):
+    """A request that cannot be carried out; the message is shown as is."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Queued:
+    run_id: int
+    behind_running: bool
+
+
+def _connection(service: Service, connection_id: int) -> Connection:
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            raise ActionError("No such connection.", 404)
+        return conn
+
+
+def check(service: Service, api_key: str) -> CheckSummary:
+    """Validates a key with Klaviyo; raises CheckFailed with a plain message."""
+    return check_key(ApiKey(api_key), service.settings.klaviyo_base_url)
+
+
+def create(service: Service, name: str, api_key: str, summary: CheckSummary) -> int:
+    if not name.strip():
+        raise ActionError("Give the connection a name.")
+    with service.db.session() as s:
+        return store.create(s, service.vault, name, ApiKey(api_key), summary).id
+
+
+def save_tables(service: Service, connection_id: int, tables: list[str]) -> None:
+    try:
+        chosen = clean_tables(tables)
+    except ValueError as exc:
+        raise ActionError(f"Tables: {exc}.") from None
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            raise ActionError("No such connection.", 404)
+        conn.tables = chosen
+
+
+def save_settings(
+    service: Service,
+    connection_id: int,
+    settings: SyncSettings,
+    *,
+    finish: bool = False,
+    name: str | None = None,
+) -> None:
+    """Stores the settings (credentials encrypted) and reschedules auto-sync."""
+    if settings.sync_period == "seconds" and not service.settings.allow_seconds_period:
+        raise ActionError("The 'every N seconds' period is not enabled on this server.")
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            raise ActionError("No such connection.", 404)
+        store.apply_settings(conn, settings, service.vault)
+        if name is not None and name.strip():
+            conn.name = name.strip()
+        if finish:
+            conn.setup_complete = True
+    service.autosync.refresh(connection_id)
+
+
+def set_auto_sync(service: Service, connection_id: int, enabled: bool) -> None:
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            raise ActionError("No such connection.", 404)
+        if enabled and not conn.setup_complete:
+            raise ActionError("Finish the setup before switching auto-sync on.", 409)
+        conn.auto_sync = enabled
+    service.autosync.refresh(connection_id)
+
+
+def _ready(service: Service, connection_id: int) -> None:
+    if not _connection(service, connection_id).setup_complete:
+        raise ActionError("Finish the setup before syncing.", 409)
+
+
+def sync_now(service: Service, connection_id: int) -> Queued:
+    _ready(service, connection_id)
+    busy = service.queue.is_busy(connection_id)
+    return Queued(service.queue.submit(connection_id, "manual"), busy)
+
+
+def historical(
+    service: Service, connection_id: int, start: dt.date, end: dt.date
+) -> Queued:
+    """Queues a recovery of [start, end] (whole UTC days, both included)."""
+    _ready(service, connection_id)
+    today = dt.datetime.now(dt.UTC).date()
+    if start > end:
+        raise ActionError("The start date must be on or before the end date.")
+    if start > today:
+        raise ActionError("The start date is in the future.")
+    begin = dt.datetime.combine(start, dt.time(), dt.UTC)
+    finish = min(
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC),
+        dt.datetime.now(dt.UTC),
+    )
+    busy = service.queue.is_busy(connection_id)
+    run_id = service.queue.submit(connection_id, "historical", begin, finish)
+    return Queued(run_id, busy)
+
+
+def delete(service: Service, connection_id: int) -> None:
+    _connection(service, connection_id)
+    if service.queue.is_busy(connection_id):
+        raise ActionError(
+            "A sync of this connection is queued or running; "
+            "delete it once the sync has finished.",
+            409,
+        )
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is not None:
+            s.delete(conn)
+    service.autosync.refresh(connection_id)

@@ -1,0 +1,143 @@
+"""The API's request and response models; no response has a field for the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..options import Period, SyncSettings
+
+
+class KeyIn(BaseModel):
+    api_key: str = Field(repr=False, description="A Klaviyo private API key (pk_…).")
+
+
+class TableCheckOut(BaseModel):
+    ok: bool
+    missing_scopes: list[str]
+
+
+class MetricOut(BaseModel):
+    id: str
+    name: str | None = None
+    integration: str | None = None
+
+
+class CheckOut(BaseModel):
+    account_name: str | None
+    account_id: str | None
+    tables: dict[str, TableCheckOut]
+    detected_metric: MetricOut | None
+    metrics: list[MetricOut]
+
+
+class ConnectionIn(SyncSettings):
+    """A new connection: validated with Klaviyo before anything is stored."""
+
+    name: str = Field(min_length=1, max_length=120)
+    api_key: str = Field(repr=False)
+    tables: list[str] | None = Field(
+        default=None, description="Default: every table the key may read."
+    )
+    auto_sync: bool = False
+
+
+class ConnectionPatch(BaseModel):
+    """Only the fields given change; credentials are write-only."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    tables: list[str] | None = None
+    sync_period: Period | None = None
+    sync_cron: str | None = None
+    sync_seconds: int | None = None
+    lookback_days: int | None = None
+    destination: str | None = None
+    destination_credentials: str | None = Field(default=None, repr=False)
+    dataset: str | None = None
+    conversion_metric_id: str | None = None
+    auto_sync: bool | None = None
+
+
+class TablesIn(BaseModel):
+    tables: list[str]
+
+
+class AutoSyncIn(BaseModel):
+    enabled: bool
+
+
+class HistoricalIn(BaseModel):
+    start: dt.date = Field(description="First day to recover (UTC).")
+    end: dt.date = Field(description="Last day to recover, included (UTC).")
+
+
+class ConnectionOut(BaseModel):
+    id: int
+    name: str
+    slug: str
+    key: str = Field(description="Masked: pk_…abcd.")
+    account_name: str | None
+    account_id: str | None
+    setup_complete: bool
+    tables: list[str]
+    permissions: dict[str, TableCheckOut]
+    sync_period: Period
+    sync_cron: str | None
+    sync_seconds: int | None
+    sync_period_label: str
+    lookback_days: int
+    destination: str
+    destination_credentials_set: bool
+    dataset: str
+    duckdb_file: str | None
+    conversion_metric: MetricOut | None
+    conversion_metric_detected: str | None
+    metrics: list[MetricOut]
+    auto_sync: bool
+    next_sync_at: dt.datetime | None
+    last_sync_at: dt.datetime | None
+    last_status: str | None
+    health: str = Field(description="healthy, failing, paused or never run.")
+    busy: bool = Field(description="A run is queued or running.")
+
+
+class TableRunOut(BaseModel):
+    rows: int = 0
+    requests: int = 0
+    seconds: float | None = None
+    done: bool = False
+    error: str | None = None
+    fix: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RunOut(BaseModel):
+    id: int
+    connection_id: int
+    kind: str = Field(description="scheduled, manual or historical.")
+    status: str = Field(
+        description="queued, running, succeeded, partial, failed or interrupted."
+    )
+    queued_behind_running: bool
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    tables: dict[str, TableRunOut]
+    rows: int
+    requests: int
+    duration_seconds: float | None
+    error: str | None
+    fix: str | None
+    queued_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class SignInLinkOut(BaseModel):
+    url: str
+    expires_in_seconds: int
+
+
+def model(cls: type[BaseModel], data: dict[str, Any]) -> Any:
+    return cls.model_validate(data)

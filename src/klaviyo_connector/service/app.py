@@ -1,0 +1,144 @@
+"""Builds the FastAPI app: store, queue, scheduler, sign-in, pages and API."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from klaviyo_connector import __version__
+
+from . import engine
+from .api import access as api_access
+from .api import connections as api_connections
+from .api import runs as api_runs
+from .auth import Auth, CrossSiteRefused, NotSignedIn, require_user
+from .crypto import Vault, ensure_private_dir, read_or_create_secret
+from .db import Connection, Database
+from .queue import Execute, RunQueue, mark_interrupted
+from .routes import connection as connection_pages
+from .routes import home, setup, signin
+from .scheduler import AutoSync
+from .settings import ServiceSettings
+from .web import Service, render
+
+log = logging.getLogger(__name__)
+
+
+def build_service(settings: ServiceSettings, execute: Execute | None = None) -> Service:
+    """Opens the data folder; runs cut off by a previous stop become interrupted."""
+    ensure_private_dir(settings.data_dir)
+    db = Database(settings.db_path)
+    vault = Vault.open(settings.data_dir, settings.secret)
+    if execute is None:
+        execute = functools.partial(engine.execute, vault=vault, settings=settings)
+
+    def secret_of(conn: Connection) -> str:
+        return vault.decrypt(conn.key_encrypted)
+
+    queue = RunQueue(db, execute, secret_of, settings.max_parallel_runs)
+    interrupted = mark_interrupted(db)
+    if interrupted:
+        log.info(
+            "%s run(s) were cut off by the last stop: marked interrupted", interrupted
+        )
+    auth = Auth(db, settings.data_dir, settings.signin_ttl_seconds)
+    return Service(settings, db, vault, auth, queue, AutoSync(db, queue))
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    service: Service = app.state.service
+    service.autosync.start()
+    try:
+        yield
+    finally:
+        service.autosync.shutdown()
+
+
+def _not_signed_in(request: Request, _exc: Exception) -> Response:
+    if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        return JSONResponse(
+            {
+                "detail": "Sign in first: open the link the server printed, or send "
+                "'Authorization: Bearer <api-token>'."
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return RedirectResponse("/signin", status_code=303)
+
+
+def _cross_site(request: Request, exc: Exception) -> Response:
+    message = f"Refused: this form did not come from this dashboard ({exc})."
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": message}, status_code=403)
+    return HTMLResponse(message, status_code=403)
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(
+            {"detail": exc.detail}, exc.status_code, headers=exc.headers
+        )
+    return render(request, "error.html", exc.status_code, message=exc.detail)
+
+
+def _add_docs(app: FastAPI) -> None:
+    signed_in = [Depends(require_user)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=signed_in)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=signed_in)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
+
+def create_app(settings: ServiceSettings, execute: Execute | None = None) -> FastAPI:
+    """The dashboard and API over one data folder; `execute` replaces the engine."""
+    service = build_service(settings, execute)
+    app = FastAPI(
+        title="Klaviyo connector",
+        version=__version__,
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.service = service
+    session_secret = read_or_create_secret(settings.data_dir / "session.key")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret,
+        session_cookie="klaviyo_connector_session",
+        max_age=settings.session_max_age,
+        same_site="strict",
+    )
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "static"), "static"
+    )
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(CrossSiteRefused, _cross_site)
+    app.add_exception_handler(HTTPException, _http_error)
+    for router in (signin.router, home.router, setup.router, connection_pages.router):
+        app.include_router(router)
+    app.include_router(api_connections.router)
+    app.include_router(api_runs.router)
+    app.include_router(api_access.router)
+    _add_docs(app)
+    return app
+
+
+__all__ = ["Auth", "create_app"]

@@ -1,0 +1,105 @@
+"""`klaviyo-connector serve`: the dashboard, API and scheduler in one process."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from klaviyo_connector.keys import RedactingFilter, redact
+
+from .settings import ServiceSettings
+
+_TOKEN_IN_URL = re.compile(r"token=[^&\s\"]+")
+
+
+class SignInTokenFilter(logging.Filter):
+    """Keeps sign-in tokens out of the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = _TOKEN_IN_URL.sub("token=…", message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Masks key-shaped text in the whole line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(RedactingFilter())
+    handler.addFilter(SignInTokenFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you must.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the dashboard and API.")] = 8000,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for the state database, encryption key and DuckDB files."
+        ),
+    ] = Path("klaviyo-data"),
+    allow_seconds_period: Annotated[
+        bool, typer.Option(hidden=True, help="Offer an every-N-seconds sync period.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+) -> None:
+    """Start the dashboard and the scheduler.
+
+    Example: klaviyo-connector serve --port 8000 --data-dir ./klaviyo-data
+
+    Prints a one-time sign-in link; open it in the browser on this machine. The
+    Klaviyo keys are stored encrypted with data-dir/secret.key, or with
+    KLAVIYO_CONNECTOR_SECRET when that is set.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    configure_logging(verbose)
+    settings = ServiceSettings(
+        data_dir=data_dir, allow_seconds_period=allow_seconds_period
+    )
+    app = create_app(settings)
+    token = app.state.service.auth.issue_link()
+    shown_host = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"Sign in (link works once): http://{shown_host}:{port}/signin?token={token}"
+    )
+    typer.echo(f"API token for scripts: {app.state.service.auth.api_token_path}")
+    if not _is_loopback(host):
+        typer.secho(
+            f"Listening on {host}: other machines can reach the sign-in page. "
+            "Put it behind HTTPS before using it over a network.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True)

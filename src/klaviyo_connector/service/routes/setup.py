@@ -1,0 +1,95 @@
+"""The three setup steps: connect a key, select reports, finish setup."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from .. import actions
+from ..auth import require_user
+from ..engine import CheckFailed
+from ..web import connection_or_404, render, service_of
+from .forms import (
+    form_tables,
+    plain_errors,
+    settings_from_form,
+    stored_values,
+    typed_values,
+)
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_user)])
+
+
+@router.get("/connect")
+def connect_page(request: Request) -> Response:
+    return render(request, "connect.html", name="", error=None, conn=None)
+
+
+@router.post("/connect")
+async def connect(request: Request) -> Response:
+    form = await request.form()
+    name = str(form.get("name", "")).strip()
+    key = str(form.get("api_key", "")).strip()
+    service = service_of(request)
+    error = None if name else "Give the connection a name."
+    if error is None:
+        try:
+            summary = actions.check(service, key)
+        except CheckFailed as exc:
+            error = exc.message
+    if error is not None:
+        # The key is never sent back: the user pastes it again.
+        return render(request, "connect.html", 400, name=name, error=error, conn=None)
+    connection_id = actions.create(service, name, key, summary)
+    with service.db.session() as s:
+        conn = connection_or_404(s, connection_id)
+    return render(request, "connect.html", name=name, error=None, conn=conn)
+
+
+@router.get("/connections/{connection_id}/setup/tables")
+def tables_page(request: Request, connection_id: int) -> Response:
+    with service_of(request).db.session() as s:
+        conn = connection_or_404(s, connection_id)
+    return render(request, "tables.html", conn=conn, error=None)
+
+
+@router.post("/connections/{connection_id}/setup/tables")
+async def save_tables(request: Request, connection_id: int) -> Response:
+    service = service_of(request)
+    try:
+        actions.save_tables(service, connection_id, form_tables(await request.form()))
+    except actions.ActionError as exc:
+        with service.db.session() as s:
+            conn = connection_or_404(s, connection_id)
+        return render(request, "tables.html", 400, conn=conn, error=exc.message)
+    return RedirectResponse(f"/connections/{connection_id}/setup/finish", 303)
+
+
+@router.get("/connections/{connection_id}/setup/finish")
+def finish_page(request: Request, connection_id: int) -> Response:
+    with service_of(request).db.session() as s:
+        conn = connection_or_404(s, connection_id)
+    return render(
+        request, "finish.html", conn=conn, values=stored_values(conn), error=None
+    )
+
+
+@router.post("/connections/{connection_id}/setup/finish")
+async def finish(request: Request, connection_id: int) -> Response:
+    service = service_of(request)
+    form = await request.form()
+    try:
+        settings = settings_from_form(form)
+        actions.save_settings(service, connection_id, settings, finish=True)
+        if form.get("auto_sync"):
+            actions.set_auto_sync(service, connection_id, True)
+    except (ValidationError, actions.ActionError) as exc:
+        message = plain_errors(exc) if isinstance(exc, ValidationError) else exc.message
+        with service.db.session() as s:
+            conn = connection_or_404(s, connection_id)
+        values = typed_values(conn, form)
+        return render(
+            request, "finish.html", 400, conn=conn, values=values, error=message
+        )
+    return RedirectResponse(f"/connections/{connection_id}", 303)

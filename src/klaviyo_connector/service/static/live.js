@@ -1,0 +1,65 @@
+// Live progress of queued and running syncs on the connection page: polls the
+// run's JSON and redraws its row; reloads once a run ends so the history,
+// chart and next sync time are current.
+(function () {
+  "use strict";
+  var ACTIVE = ["queued", "running"];
+
+  function text(tag, value, cls) {
+    var el = document.createElement(tag);
+    el.textContent = value;
+    if (cls) { el.className = cls; }
+    return el;
+  }
+
+  function drawTables(cell, run) {
+    cell.replaceChildren();
+    Object.keys(run.tables).forEach(function (name) {
+      var t = run.tables[name];
+      var row = text("div", name + ": ", "table-row" + (t.error ? " failed" : ""));
+      row.dataset.table = name;
+      row.appendChild(text("b", String(t.rows)));
+      if (run.status === "running" && !t.done) { row.appendChild(document.createTextNode(" …")); }
+      cell.appendChild(row);
+    });
+  }
+
+  function draw(tr, run) {
+    var status = tr.querySelector('[data-field="status"]');
+    status.textContent = run.status;
+    status.className = "status " + run.status;
+    tr.dataset.status = run.status;
+    var behind = tr.querySelector(".behind");
+    if (behind && !run.queued_behind_running) { behind.remove(); }
+    drawTables(tr.querySelector('[data-field="tables"]'), run);
+    tr.querySelector('[data-field="requests"]').textContent = String(run.requests);
+  }
+
+  function poll(tr) {
+    fetch("/api/runs/" + tr.dataset.run, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (run) {
+        if (!run) { return; }
+        draw(tr, run);
+        if (ACTIVE.indexOf(run.status) < 0) {
+          window.setTimeout(function () { window.location.reload(); }, 400);
+        } else {
+          window.setTimeout(function () { poll(tr); }, 1000);
+        }
+      })
+      .catch(function () { window.setTimeout(function () { poll(tr); }, 3000); });
+  }
+
+  document.querySelectorAll("tr.live").forEach(poll);
+
+  // An auto-sync run may start while the page is open: look for it after the
+  // next scheduled time has passed.
+  var next = document.getElementById("next-sync");
+  if (next && !document.querySelector("tr.live")) {
+    var when = Date.parse(next.textContent.replace(" UTC", "Z").replace(" ", "T"));
+    if (!isNaN(when)) {
+      var wait = Math.max(when - Date.now() + 1500, 1500);
+      if (wait < 3600 * 1000) { window.setTimeout(function () { window.location.reload(); }, wait); }
+    }
+  }
+})();

@@ -1,0 +1,99 @@
+"""Read models of connections and runs, shared by the pages and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klaviyo_connector.sync.models import TABLES
+
+from . import connections as store
+from .db import Connection, Run
+from .options import describe_period
+from .web import Service
+
+KIND_LABELS = {"scheduled": "scheduled", "manual": "manual", "historical": "historical"}
+
+
+def run_view(service: Service, run: Run) -> dict[str, Any]:
+    """A run with live per-table progress while it is running."""
+    tables = dict(run.tables or {})
+    live = service.queue.live.get(run.id) if run.status == "running" else None
+    if live:
+        tables = live
+    rows = sum(int(t.get("rows") or 0) for t in tables.values())
+    requests = sum(int(t.get("requests") or 0) for t in tables.values())
+    running_id = service.queue.running_run(run.connection_id)
+    return {
+        "id": run.id,
+        "connection_id": run.connection_id,
+        "kind": run.kind,
+        "status": run.status,
+        "queued_behind_running": run.status == "queued"
+        and running_id not in (None, run.id),
+        "window_start": run.window_start,
+        "window_end": run.window_end,
+        "tables": {t: tables[t] for t in TABLES if t in tables},
+        "rows": rows if live else run.rows or rows,
+        "requests": requests if live else run.requests or requests,
+        "duration_seconds": run.duration_seconds,
+        "error": run.error,
+        "fix": run.fix,
+        "queued_at": run.queued_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def connection_view(
+    service: Service, conn: Connection, runs: list[Run]
+) -> dict[str, Any]:
+    """Everything a page or API client may see about a connection: never the key."""
+    finished = [r for r in runs if r.finished_at is not None]
+    return {
+        "id": conn.id,
+        "name": conn.name,
+        "slug": conn.slug,
+        "key": conn.key_hint,
+        "account_name": conn.account_name,
+        "account_id": conn.account_id,
+        "setup_complete": conn.setup_complete,
+        "tables": list(conn.tables or []),
+        "permissions": conn.checks or {},
+        "sync_period": conn.sync_period,
+        "sync_cron": conn.sync_cron,
+        "sync_seconds": conn.sync_seconds,
+        "sync_period_label": describe_period(
+            conn.sync_period, conn.sync_cron, conn.sync_seconds
+        ),
+        "lookback_days": conn.lookback_days,
+        "destination": conn.destination,
+        "destination_credentials_set": conn.credentials_encrypted is not None,
+        "dataset": conn.dataset,
+        "duckdb_file": (
+            str(service.settings.warehouse_dir / f"{conn.slug}.duckdb")
+            if conn.destination == "duckdb"
+            else None
+        ),
+        "conversion_metric": store.metric_label(conn),
+        "conversion_metric_detected": conn.detected_metric_id,
+        "metrics": conn.metrics or [],
+        "auto_sync": conn.auto_sync,
+        "next_sync_at": service.autosync.next_run(conn.id) if conn.auto_sync else None,
+        "last_sync_at": finished[0].finished_at if finished else None,
+        "last_status": finished[0].status if finished else None,
+        "health": store.health(conn, runs),
+        "busy": service.queue.is_busy(conn.id),
+        # The page templates share fields with the setup steps' stored record.
+        "checks": conn.checks or {},
+        "detected_metric_id": conn.detected_metric_id,
+    }
+
+
+def load_connection(
+    service: Service, connection_id: int, limit: int = 20
+) -> tuple[Connection, list[Run]] | None:
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            return None
+        return conn, store.recent_runs(s, connection_id, limit)

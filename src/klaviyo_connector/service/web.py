@@ -1,0 +1,86 @@
+"""What every page and API route shares: the service container and page rendering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from .auth import Auth, csrf_token
+from .crypto import Vault
+from .db import Connection, Database
+from .options import PERIOD_LABELS, TABLE_DESCRIPTIONS, describe_period
+from .queue import RunQueue
+from .scheduler import AutoSync
+from .settings import ServiceSettings
+from .warehouse import RatesCache
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
+
+
+TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["duration"] = _duration
+TEMPLATES.env.globals.update(
+    table_descriptions=TABLE_DESCRIPTIONS,
+    period_labels=PERIOD_LABELS,
+    describe_period=describe_period,
+)
+
+
+@dataclass
+class Service:
+    """The parts one running service is made of."""
+
+    settings: ServiceSettings
+    db: Database
+    vault: Vault
+    auth: Auth
+    queue: RunQueue
+    autosync: AutoSync
+    rates: RatesCache = field(default_factory=RatesCache)
+
+
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append({"kind": kind, "text": message})
+
+
+def render(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    context.setdefault("csrf_token", csrf_token(request))
+    context.setdefault("flashes", request.session.pop("flash", []))
+    context.setdefault(
+        "allow_seconds", service_of(request).settings.allow_seconds_period
+    )
+    return TEMPLATES.TemplateResponse(
+        request, template, context, status_code=status_code
+    )
+
+
+def connection_or_404(session: Any, connection_id: int) -> Connection:
+    conn = session.get(Connection, connection_id)
+    if conn is None:
+        raise HTTPException(404, "No such connection.")
+    assert isinstance(conn, Connection)
+    return conn
