@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from client_support import BASE, KEY, FakeTime
+from tests.client.client_support import BASE, KEY, FakeTime
 
 from klaviyo_connector.client import KlaviyoClient
 from klaviyo_connector.keys import ApiKey

@@ -6,7 +6,7 @@ import logging
 
 import httpx
 import pytest
-from client_support import KEY, Script, doc, error, html, resources
+from tests.client.client_support import KEY, Script, doc, error, html, resources
 
 from klaviyo_connector.errors import (
     AuthenticationError,

@@ -8,7 +8,7 @@ import threading
 import httpx
 import orjson
 import pytest
-from client_support import BASE, KEY, Script, doc, resources
+from tests.client.client_support import BASE, KEY, Script, doc, resources
 
 from klaviyo_connector import __version__
 from klaviyo_connector.client import KlaviyoClient, RequestInfo

@@ -15,7 +15,6 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-import statistics
 import threading
 import time
 from collections import deque
@@ -74,6 +73,7 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
 
     The bare first value of `Limit` names the policy `Remaining` and `Reset`
     describe. Anything unreadable is ignored rather than trusted."""
+    headers = {name.lower(): value for name, value in headers.items()}
     raw = headers.get("ratelimit-limit")
     if not raw:
         return None
@@ -156,7 +156,7 @@ class _Restarts:
 
     last_used: int = 0
     last_restart: float | None = None
-    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=7))
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=15))
 
     def observe(self, used: int, sent_at: float) -> None:
         # Halving (not just any drop) tells a restart from answers that crossed.
@@ -167,9 +167,12 @@ class _Restarts:
         self.last_used = used
 
     def speedup(self, nominal: float) -> float | None:
+        # Every true gap is at least one window (idle spells only lengthen it),
+        # so the shortest gaps are the best measure; the second shortest ignores
+        # one restart spotted by mistake.
         if len(self.gaps) < 3:
             return None
-        return nominal / max(statistics.median(self.gaps), 1e-6)
+        return nominal / max(sorted(self.gaps)[1], 1e-6)
 
 
 class Pacer:
@@ -287,7 +290,7 @@ class Pacer:
         restarts.observe(limit - info.remaining, sent_at)
         speedup = restarts.speedup(nominal)
         if speedup is not None:
-            self._measured = speedup
+            self._measured = max(self._measured or 0.0, speedup)
 
 
 def _apply_remaining(
