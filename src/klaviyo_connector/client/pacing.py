@@ -155,21 +155,26 @@ class _Restarts:
     but runs them faster; the spacing of its restarts reveals by how much."""
 
     last_used: int = 0
-    last_restart: float | None = None
+    last_sent: float | None = None
+    # A restart happened after the previous answer was sent and by the time
+    # the answer showing it was sent; keep the earliest moment it could have been.
+    earliest_restart: float | None = None
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=15))
 
     def observe(self, used: int, sent_at: float) -> None:
         # Halving (not just any drop) tells a restart from answers that crossed.
         if self.last_used >= 4 and used * 2 <= self.last_used:
-            if self.last_restart is not None and sent_at > self.last_restart:
-                self.gaps.append(sent_at - self.last_restart)
-            self.last_restart = sent_at
-        self.last_used = used
+            if self.earliest_restart is not None and sent_at > self.earliest_restart:
+                # The longest the two restarts can be apart: never shorter than
+                # the window, however late the first one was noticed.
+                self.gaps.append(sent_at - self.earliest_restart)
+            self.earliest_restart = self.last_sent
+        self.last_used, self.last_sent = used, sent_at
 
     def speedup(self, nominal: float) -> float | None:
-        # Every true gap is at least one window (idle spells only lengthen it),
-        # so the shortest gaps are the best measure; the second shortest ignores
-        # one restart spotted by mistake.
+        # Every gap is at least one window (idle spells only lengthen it), so
+        # the shortest are the best measure; the second shortest ignores one
+        # restart spotted by mistake.
         if len(self.gaps) < 3:
             return None
         return nominal / max(sorted(self.gaps)[1], 1e-6)
