@@ -43,7 +43,13 @@ PROBES: Mapping[str, tuple[str, Mapping[str, str]]] = {
     "profiles:read": ("/api/profiles", {"page[size]": "1", "fields[profile]": "email"}),
 }
 
+KEY_REJECTED = (
+    "Klaviyo rejected the API key: check it in Klaviyo > Settings > API Keys "
+    "(it may be mistyped, revoked or from another account)."
+)
+
 __all__ = [
+    "KEY_REJECTED",
     "TABLE_SCOPES",
     "CheckResult",
     "MetricChoice",

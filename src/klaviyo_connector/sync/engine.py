@@ -24,7 +24,11 @@ from klaviyo_connector.errors import (
 from klaviyo_connector.keys import redact
 from klaviyo_connector.load.warehouse import Warehouse
 from klaviyo_connector.reports import DIMENSIONS, STATS
-from klaviyo_connector.sync.check import require_private_key, scope_advice
+from klaviyo_connector.sync.check import (
+    KEY_REJECTED,
+    require_private_key,
+    scope_advice,
+)
 from klaviyo_connector.sync.context import Cancelled, RunContext, TableRun
 from klaviyo_connector.sync.dimension import DimensionSync
 from klaviyo_connector.sync.models import (
@@ -129,7 +133,7 @@ def _collect(ctx: RunContext, result: RunResult) -> None:
             try:
                 result.tables[table] = futures[table].result()
             except AuthenticationError as exc:
-                result.error = f"{exc.message} {exc.fix}".strip()
+                result.error = KEY_REJECTED
                 result.tables[table] = _failed(table, exc)
 
 

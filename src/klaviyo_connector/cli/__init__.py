@@ -1,0 +1,94 @@
+"""The `klaviyo-connector` command line.
+
+klaviyo-connector check      # the key, its scopes, the conversion metric
+klaviyo-connector sync       # incremental sync of the five tables
+klaviyo-connector backfill   # historical recovery over a date range
+klaviyo-connector demo       # everything, against the bundled sandbox
+klaviyo-connector sandbox    # serve the fake Klaviyo API
+klaviyo-connector serve      # the web dashboard and scheduler
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from klaviyo_connector import __version__
+from klaviyo_connector.cli.commands import backfill, check, sync
+from klaviyo_connector.cli.demo import demo
+
+# Commands that live in other parts of the package; imported only when used, so
+# the CLI works even when one of them cannot be imported.
+LAZY: dict[str, tuple[str, str]] = {
+    "sandbox": ("klaviyo_connector.sandbox.command", "sandbox_command"),
+    "serve": ("klaviyo_connector.service.command", "serve_command"),
+}
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        lazy = [name for name, (module, _) in LAZY.items() if _available(module)]
+        return [*super().list_commands(ctx), *lazy]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in LAZY:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = LAZY[cmd_name]
+        try:
+            function = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError):
+            return None
+        single = typer.Typer()
+        single.command(cmd_name)(function)
+        return typer.main.get_command(single)
+
+
+app = typer.Typer(
+    name="klaviyo-connector",
+    cls=LazyGroup,
+    help="Copy a Klaviyo account into a data warehouse as five prebuilt tables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(check)
+app.command()(sync)
+app.command()(backfill)
+app.command()(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"klaviyo-connector {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Copy a Klaviyo account into a data warehouse as five prebuilt tables.
+
+    Example: KLAVIYO_API_KEY=pk_... klaviyo-connector sync
+    """
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,129 @@
+"""What every command shares: options, settings at the edge, errors to exit codes.
+
+Exit codes: 0 success, 1 a sync or check failed, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from klaviyo_connector.config import Settings, load_settings
+from klaviyo_connector.errors import (
+    AuthenticationError,
+    ConfigError,
+    ConnectorError,
+    TransportError,
+)
+from klaviyo_connector.keys import redact
+from klaviyo_connector.logs import configure_logging
+from klaviyo_connector.sync.check import KEY_REJECTED
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML settings file (default ./klaviyo-connector.toml when present).",
+        show_default=False,
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="Klaviyo address, e.g. a local sandbox (env KLAVIYO_BASE_URL).",
+        show_default=False,
+    ),
+]
+TablesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tables",
+        help="Comma-separated tables (default: all five).",
+        show_default=False,
+    ),
+]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More detail; -vv for debug.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")]
+
+
+def console() -> Console:
+    """Created per command, so output goes wherever stdout points right now."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Edge:
+    """One command's view of the world: settings, verbosity, consoles."""
+
+    def __init__(self, verbose: int, quiet: bool) -> None:
+        self.verbosity = -1 if quiet else verbose
+        self.out = console()
+        self.err = error_console()
+        self.base_url: str | None = None
+        configure_logging(self.verbosity, self.err)
+
+    def settings(self, config: Path | None, **overrides: Any) -> Settings:
+        settings, warnings = load_settings(config, **overrides)
+        for warning in warnings:
+            self.err.print(f"Warning: {warning}", style="yellow", markup=False)
+        self.base_url = settings.base_url
+        return settings
+
+    def say(self, text: str, style: str | None = None) -> None:
+        if self.verbosity >= 0:
+            self.out.print(text, style=style)
+
+
+def _sentence(exc: ConnectorError, base_url: str | None) -> str:
+    """The one sentence a user reads, saying what to do next."""
+    if isinstance(exc, AuthenticationError):
+        return KEY_REJECTED
+    if isinstance(exc, TransportError):
+        where = f" at {base_url}" if base_url else ""
+        return (
+            f"Could not reach Klaviyo{where}: check the network, or the address "
+            "in --base-url / KLAVIYO_BASE_URL."
+        )
+    return str(exc)
+
+
+@contextmanager
+def failures(edge: Edge) -> Iterator[None]:
+    """Turns the connector's errors into one plain sentence and an exit code;
+    the traceback only with -v."""
+    try:
+        yield
+    except ConnectorError as exc:
+        if edge.verbosity >= 1:
+            edge.err.print(redact("".join(traceback.format_exc())), markup=False)
+        edge.err.print(f"Error: {redact(_sentence(exc, edge.base_url))}", markup=False)
+        code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
+        raise typer.Exit(code) from None
+
+
+def parse_day(value: str, name: str) -> dt.datetime:
+    """A date (2024-01-31) or an ISO datetime, as UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{name} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)

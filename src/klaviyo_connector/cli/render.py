@@ -1,0 +1,121 @@
+"""How results look on a terminal: the key check, live progress, the summary."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import Progress as Bar
+from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from klaviyo_connector.sync.check import TABLE_SCOPES, CheckResult
+from klaviyo_connector.sync.models import Progress, ProgressCallback, RunResult
+
+_STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red"}
+
+
+def show_check(
+    out: Console, chk: CheckResult, base_url: str, tables: Sequence[str]
+) -> None:
+    account = chk.account_name or "(name hidden: the key lacks accounts:read)"
+    ident = f" ({chk.account_id})" if chk.account_id else ""
+    out.print(f"Klaviyo account: {account}{ident}")
+    out.print(f"Key: {chk.key_masked}   API: {base_url}")
+    grid = Table(box=None, show_header=True, pad_edge=False)
+    for name in ("table", "can sync", "needs"):
+        grid.add_column(name)
+    for table in tables:
+        check = chk.tables[table]
+        verdict = "[green]yes[/]" if check.ok else "[red]no[/]"
+        grid.add_row(table, verdict, ", ".join(TABLE_SCOPES[table]))
+    out.print(grid)
+    metric = chk.conversion_metric
+    if metric is not None:
+        source = f", {metric.integration}" if metric.integration else ""
+        out.print(f"Conversion metric: {metric.name} ({metric.id}{source})")
+    for table in tables:
+        problem = chk.tables[table].problem
+        if problem:
+            out.print(f"{table}: {problem}", markup=False, style="red")
+
+
+class LiveProgress:
+    """A rich progress bar per table, fed from the sync's worker threads."""
+
+    def __init__(self, bar: Bar) -> None:
+        self._bar = bar
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Progress) -> None:
+        with self._lock:
+            if event.table not in self._tasks:
+                self._tasks[event.table] = self._bar.add_task(event.table, total=None)
+            state = "failed" if event.error else ("done" if event.done else "")
+            self._bar.update(
+                self._tasks[event.table],
+                description=f"{event.table:<28} {event.rows:>9,} rows "
+                f"{event.requests:>6,} requests  {state}",
+            )
+            if event.done:
+                self._bar.update(self._tasks[event.table], total=1, completed=1)
+
+
+@contextmanager
+def live_progress(out: Console, enabled: bool) -> Iterator[ProgressCallback | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Bar(*columns, console=out, transient=True) as bar:
+        yield LiveProgress(bar)
+
+
+def show_summary(out: Console, result: RunResult) -> None:
+    grid = Table(title=None, show_lines=False)
+    for name, justify in (
+        ("table", "left"),
+        ("status", "left"),
+        ("rows", "right"),
+        ("requests", "right"),
+        ("time", "right"),
+    ):
+        grid.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for table in result.tables.values():
+        status = "[green]ok[/]" if table.ok else "[red]failed[/]"
+        grid.add_row(
+            table.table,
+            status,
+            f"{table.rows:,}",
+            f"{table.requests:,}",
+            f"{table.seconds:.1f} s",
+        )
+    out.print(grid)
+    for table in result.tables.values():
+        if not table.ok:
+            fix = f" {table.fix}" if table.fix else ""
+            out.print(f"{table.table}: {table.error}{fix}", markup=False, style="red")
+        for warning in table.warnings:
+            out.print(f"{table.table}: {warning}", markup=False, style="yellow")
+
+
+def verdict(result: RunResult) -> str:
+    status = result.status.value
+    failed = [t.table for t in result.tables.values() if not t.ok]
+    if result.error:
+        return f"Sync failed: {result.error}"
+    if status == "partial":
+        return (
+            f"Partial sync: {len(result.tables) - len(failed)} of "
+            f"{len(result.tables)} tables loaded; {', '.join(failed)} failed."
+        )
+    if status == "failed":
+        return "Sync failed: no table loaded."
+    return f"Sync succeeded: {len(result.tables)} tables loaded."
+
+
+def style_of(result: RunResult) -> str:
+    return _STATUS_STYLE.get(result.status.value, "red")

@@ -1,0 +1,97 @@
+"""Settings at the edge: precedence, the TOML file, every problem at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from klaviyo_connector.config import SyncConfig, load_settings
+from klaviyo_connector.errors import ConfigError
+from klaviyo_connector.keys import ApiKey
+
+KEY = "pk_" + "a" * 30 + "wxyz"
+
+
+@pytest.fixture(autouse=True)
+def _no_klaviyo_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("KLAVIYO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_flags_beat_environment_beat_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path / "k.toml", f'api_key = "{KEY}"\ndataset = "f"\n')
+    monkeypatch.setenv("KLAVIYO_DATASET", "env")
+    settings, warnings = load_settings(config)
+    assert settings.dataset == "env"
+    assert warnings == []
+    settings, _ = load_settings(config, dataset="flag", base_url=None)
+    assert settings.dataset == "flag"
+    assert settings.api_key == ApiKey(KEY)
+
+
+def test_default_file_is_read_from_the_working_directory(tmp_path: Path) -> None:
+    write(tmp_path / "klaviyo-connector.toml", 'tables = ["profile", "campaign"]\n')
+    settings, _ = load_settings()
+    assert settings.tables == ("campaign", "profile")
+
+
+def test_tables_from_a_comma_list_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KLAVIYO_TABLES", "profile, list")
+    settings, _ = load_settings()
+    assert settings.tables == ("list", "profile")
+
+
+def test_a_readable_key_file_warns(tmp_path: Path) -> None:
+    config = write(tmp_path / "k.toml", f'api_key = "{KEY}"\n', mode=0o644)
+    _, warnings = load_settings(config)
+    assert warnings == [
+        f"{config} holds an API key but other users can read it (mode 644); "
+        f"run: chmod 600 {config}"
+    ]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "k.toml",
+        'lookback_days = -1\nbase_url = "ftp://x"\ntables = "nope"\ncolour = 1\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    text = str(caught.value)
+    for problem in ("lookback_days", "base_url", "tables", "colour: unknown setting"):
+        assert problem in text
+
+
+def test_missing_or_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml")
+    broken = write(tmp_path / "b.toml", "api_key = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken)
+
+
+def test_no_key_is_a_config_error_that_says_where_to_put_one() -> None:
+    settings, _ = load_settings()
+    with pytest.raises(ConfigError, match="KLAVIYO_API_KEY"):
+        settings.sync_config()
+
+
+def test_base_url_is_host_only_and_the_key_stays_masked() -> None:
+    cfg = SyncConfig(api_key=ApiKey(KEY), base_url="http://127.0.0.1:8765/api/")
+    assert cfg.base_url == "http://127.0.0.1:8765"
+    assert KEY not in repr(cfg)
+    assert "pk_…wxyz" in repr(cfg)
