@@ -104,6 +104,8 @@ def make_list(ids: ShortIds, draw: Draw, anchor: datetime, number: int) -> Recor
 
 
 def _condition(draw: Draw, groups: list[str], metrics: list[str]) -> Record:
+    # Numeric filter values are floats: the spec types them oneOf(integer,
+    # number), which a JSON integer matches twice and so fails to validate.
     kind = draw.below(6)
     if kind == 0 and metrics:
         return {
@@ -113,7 +115,7 @@ def _condition(draw: Draw, groups: list[str], metrics: list[str]) -> Record:
             "measurement_filter": {
                 "type": "numeric",
                 "operator": "greater-than",
-                "value": draw.between(0, 3),
+                "value": float(draw.between(0, 3)),
             },
             "timeframe_filter": draw.choice(
                 (
@@ -156,7 +158,7 @@ def _condition(draw: Draw, groups: list[str], metrics: list[str]) -> Record:
             "country_code": "US",
             "postal_code": "02110",
             "unit": "miles",
-            "filter": {"type": "numeric", "operator": "less-than", "value": 25},
+            "filter": {"type": "numeric", "operator": "less-than", "value": 25.0},
         }
     return {
         "type": "profile-marketing-consent",
@@ -169,9 +171,10 @@ def _condition(draw: Draw, groups: list[str], metrics: list[str]) -> Record:
 
 
 def segment_definition(
-    draw: Draw, groups: list[str], metrics: list[str]
+    draw: Draw, groups: list[str], metrics: list[str], size: int | None = None
 ) -> Record | None:
-    size = draw.weighted(((0, 0.15), (1, 0.45), (3, 0.3), (12, 0.1)))
+    if size is None:
+        size = draw.weighted(((0, 0.15), (1, 0.45), (3, 0.3), (12, 0.1)))
     if size == 0:
         return None
     return {
@@ -199,12 +202,13 @@ def make_segment(
     created, updated = _dates(draw, anchor, 0.25)
     attributes = {
         "name": name,
-        "definition": segment_definition(draw, *refs),
+        "definition": segment_definition(draw, *refs, {0: 0, 4: 12}.get(number)),
         "created": created,
         "updated": updated,
-        "is_active": draw.chance(0.9),
-        "is_processing": draw.chance(0.1),
-        "is_starred": draw.chance(0.2),
+        # the first few segments pin the rare shapes so every size has them
+        "is_active": number != 2 and draw.chance(0.9),
+        "is_processing": number == 1 or draw.chance(0.1),
+        "is_starred": number == 3 or draw.chance(0.2),
     }
     return {
         "type": "segment",

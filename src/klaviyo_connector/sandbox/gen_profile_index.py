@@ -99,16 +99,21 @@ class ProfileIndex:
             return self.gen.created_ts
         return lambda _i: 0
 
-    def _overlay_key(self, record: Record, name: str) -> Any:
-        return 0 if name == "id" else _ts(record, name)
+    def _overlay_key(self, profile_id: str, name: str) -> Any:
+        """An overlay's sort key, read from the patch: no record is built."""
+        if name == "id":
+            return 0
+        index = self._overlay_ids[profile_id]
+        if index is None:
+            return _ts(self.created[profile_id], name)
+        changed = self.patches[index].get(name)
+        if changed is not None:
+            return int(parse_time(changed).timestamp())
+        return self._base_key(name)(index)
 
     def _overlays(self, name: str) -> list[Position]:
         if name not in self._sorted:
-            positions = []
-            for profile_id in self._overlay_ids:
-                record = self.get(profile_id)
-                if record is not None:
-                    positions.append((self._overlay_key(record, name), profile_id))
+            positions = [(self._overlay_key(i, name), i) for i in self._overlay_ids]
             self._sorted[name] = sorted(positions)
         return self._sorted[name]
 
