@@ -46,3 +46,53 @@ def api_headers(client: TestClient, csrf: str) -> dict[str, str]:
 def bearer(app: FastAPI) -> dict[str, str]:
     token = app.state.service.auth.api_token_path.read_text().strip()
     return {"Authorization": f"Bearer {token}"}
+
+
+ALL_SCOPES = frozenset(
+    {
+        "accounts:read",
+        "campaigns:read",
+        "lists:read",
+        "segments:read",
+        "profiles:read",
+        "metrics:read",
+    }
+)
+NO_SEGMENTS_KEY = "pk_" + "NoSegments" * 3 + "2345"
+WRONG_KEY = "pk_" + "WrongKey00" * 3 + "9876"
+PUBLIC_KEY = "AbC123"
+TERMINAL = ("succeeded", "partial", "failed", "interrupted")
+
+
+def sandbox_config(**kw: Any) -> Any:
+    from klaviyo_connector.sandbox import SandboxConfig
+
+    kw.setdefault("profiles", 300)
+    kw.setdefault("rate_limits", False)
+    kw.setdefault("scoped_keys", {NO_SEGMENTS_KEY: ALL_SCOPES - {"segments:read"}})
+    return SandboxConfig(**kw)
+
+
+def wait_run(client: TestClient, run_id: int, timeout: float = 120, **kw: Any) -> dict:
+    """Polls the API until the run ends; returns its last state."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/api/runs/{run_id}", **kw).json()
+        if run["status"] in TERMINAL:
+            return dict(run)
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
+
+
+def wait_for(predicate: Any, timeout: float = 30, step: float = 0.1) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from klaviyo_connector import __version__
+from klaviyo_connector.keys import redact
 
 from . import engine
 from .api import access as api_access
@@ -94,6 +96,20 @@ def _http_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", exc.status_code, message=exc.detail)
 
 
+def _invalid_request(request: Request, exc: Exception) -> Response:
+    # FastAPI's default echoes the submitted values, which may include the key.
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": redact(str(e.get("msg", ""))),
+            "type": e.get("type"),
+        }
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, 422)
+
+
 def _add_docs(app: FastAPI) -> None:
     signed_in = [Depends(require_user)]
 
@@ -132,6 +148,7 @@ def create_app(settings: ServiceSettings, execute: Execute | None = None) -> Fas
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(CrossSiteRefused, _cross_site)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for router in (signin.router, home.router, setup.router, connection_pages.router):
         app.include_router(router)
     app.include_router(api_connections.router)

@@ -71,7 +71,11 @@ def check_key(api_key: ApiKey, base_url: str) -> CheckSummary:
             "see the service log."
         ) from None
     tables = {
-        name: {"ok": bool(t.ok), "missing_scopes": list(t.missing_scopes)}
+        name: {
+            "ok": bool(t.ok),
+            "missing_scopes": list(t.missing_scopes),
+            "problem": redact(t.problem, api_key.reveal()) if t.problem else None,
+        }
         for name, t in chk.tables.items()
     }
     detected = chk.conversion_metric

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from .crypto import Vault
@@ -15,19 +14,18 @@ log = logging.getLogger(__name__)
 
 _RATES_JOINED = """
 select s.campaign_id, c.name, s.open_rate, s.click_rate
-from {stats} s left join {campaign} c on c.id = s.campaign_id
+from {{campaign_performance_stats}} s left join {{campaign}} c on c.id = s.campaign_id
 where s.send_channel = 'email' and s.open_rate is not null
 order by c.send_time desc nulls last, s.campaign_id
 limit {limit}
 """
 _RATES_ALONE = """
 select s.campaign_id, null as name, s.open_rate, s.click_rate
-from {stats} s
+from {{campaign_performance_stats}} s
 where s.send_channel = 'email' and s.open_rate is not null
 order by s.stats_as_of desc, s.campaign_id
 limit {limit}
 """
-_COLUMNS = ("campaign_id", "name", "open_rate", "click_rate")
 
 
 class RatesCache:
@@ -58,61 +56,27 @@ def campaign_rates(
     conn: Connection, vault: Vault, settings: ServiceSettings, limit: int = 8
 ) -> list[dict[str, Any]] | None:
     """Recent email campaigns' rates, or None when the warehouse cannot be read."""
+    from klaviyo_connector.load import warehouse_reader
+
+    from .engine import sync_config
+
     if "campaign_performance_stats" not in conn.tables:
         return None
+    cfg = sync_config(conn, vault, settings)
+    if conn.destination == "duckdb" and not cfg.duckdb_path.exists():
+        return None
     try:
-        if conn.destination == "duckdb":
-            path = settings.warehouse_dir / f"{conn.slug}.duckdb"
-            return _duckdb_rates(path, conn.dataset, limit) if path.exists() else None
-        return _dlt_rates(conn, vault, settings, limit)
+        with warehouse_reader(cfg) as reader:
+            return _rates(reader, "campaign" in conn.tables, limit)
     except Exception as exc:
         log.info("warehouse of %s not readable now: %s", conn.slug, type(exc).__name__)
         return None
 
 
-def _duckdb_rates(path: Path, dataset: str, limit: int) -> list[dict[str, Any]]:
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as db:
-        stats, campaign = (
-            f'"{dataset}".campaign_performance_stats',
-            f'"{dataset}".campaign',
-        )
+def _rates(reader: Any, with_names: bool, limit: int) -> list[dict[str, Any]]:
+    if with_names:
         try:
-            rows = db.execute(
-                _RATES_JOINED.format(stats=stats, campaign=campaign, limit=limit)
-            ).fetchall()
-        except duckdb.CatalogException:
-            rows = db.execute(_RATES_ALONE.format(stats=stats, limit=limit)).fetchall()
-    return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
-
-
-def _dlt_rates(
-    conn: Connection, vault: Vault, settings: ServiceSettings, limit: int
-) -> list[dict[str, Any]]:
-    import dlt
-
-    from .engine import sync_config
-
-    cfg = sync_config(conn, vault, settings)
-    destination = (
-        dlt.destinations.postgres(credentials=cfg.destination_credentials)
-        if conn.destination == "postgres" and cfg.destination_credentials
-        else conn.destination
-    )
-    pipeline = dlt.pipeline(
-        pipeline_name=cfg.pipeline_name,
-        pipelines_dir=str(cfg.data_dir),
-        destination=destination,
-        dataset_name=conn.dataset,
-    )
-    with pipeline.sql_client() as client:
-        stats = client.make_qualified_table_name("campaign_performance_stats")
-        campaign = client.make_qualified_table_name("campaign")
-        try:
-            rows = client.execute_sql(
-                _RATES_JOINED.format(stats=stats, campaign=campaign, limit=limit)
-            )
+            return list(reader.query(_RATES_JOINED.format(limit=limit)))
         except Exception:
-            rows = client.execute_sql(_RATES_ALONE.format(stats=stats, limit=limit))
-    return [dict(zip(_COLUMNS, row, strict=True)) for row in rows or []]
+            log.debug("campaign names not readable; showing ids", exc_info=True)
+    return list(reader.query(_RATES_ALONE.format(limit=limit)))

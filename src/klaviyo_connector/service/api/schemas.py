@@ -17,6 +17,7 @@ class KeyIn(BaseModel):
 class TableCheckOut(BaseModel):
     ok: bool
     missing_scopes: list[str]
+    problem: str | None = None
 
 
 class MetricOut(BaseModel):

@@ -1,0 +1,202 @@
+"""The JSON API end to end: the real engine syncing from the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.service.support import (
+    NO_SEGMENTS_KEY,
+    PUBLIC_KEY,
+    WRONG_KEY,
+    bearer,
+    make_app,
+    wait_for,
+    wait_run,
+)
+
+TABLES = ["campaign", "list", "segment", "profile", "campaign_performance_stats"]
+
+
+@pytest.fixture
+def api(app):
+    """A script's view: the bearer token, no session, no form token."""
+    with TestClient(app, headers=bearer(app)) as c:
+        yield c
+
+
+def _create(api, key, **extra):
+    return api.post(
+        "/api/connections", json={"name": "Main store", "api_key": key} | extra
+    )
+
+
+def test_check_reports_account_scopes_and_metrics_without_saving(api, sandbox):
+    chk = api.post("/api/connections/check", json={"api_key": NO_SEGMENTS_KEY}).json()
+    assert chk["account_name"] == "Aurora Outfitters Ltd."
+    assert chk["tables"]["segment"] == {
+        "ok": False,
+        "missing_scopes": ["segments:read"],
+        "problem": "The key lacks segments:read: Add `segments:read` in Klaviyo > "
+        "Settings > API Keys, or deselect the segment table.",
+    }
+    assert chk["detected_metric"]["name"] == "Placed Order"
+    assert api.get("/api/connections").json() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [(WRONG_KEY, "Check the private API key"), (PUBLIC_KEY, "That is a public key")],
+)
+def test_create_refuses_bad_keys(api, key, message):
+    response = _create(api, key)
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert api.get("/api/connections").json() == []
+
+
+def test_create_with_a_missing_scope_selects_only_readable_tables(api):
+    conn = _create(api, NO_SEGMENTS_KEY).json()
+    assert conn["tables"] == [
+        "campaign",
+        "list",
+        "profile",
+        "campaign_performance_stats",
+    ]
+    assert conn["permissions"]["segment"]["missing_scopes"] == ["segments:read"]
+    assert conn["key"] == "pk_…2345"
+
+
+def test_invalid_settings_never_echo_the_key(api, sandbox):
+    response = _create(api, sandbox.api_key, sync_period="cron")
+    assert response.status_code == 422
+    assert sandbox.api_key not in response.text
+    assert "cron expression" in response.text
+
+
+def test_connection_lifecycle(api, sandbox):
+    created = _create(api, sandbox.api_key, lookback_days=30)
+    assert created.status_code == 201
+    conn = created.json()
+    cid = conn["id"]
+    assert (conn["health"], conn["setup_complete"], conn["tables"]) == (
+        "never run",
+        True,
+        TABLES,
+    )
+    patched = api.patch(
+        f"/api/connections/{cid}",
+        json={"sync_period": "6h", "lookback_days": 7, "name": "Store EU"},
+    ).json()
+    assert (
+        patched["sync_period_label"],
+        patched["lookback_days"],
+        patched["name"],
+    ) == ("every 6 hours", 7, "Store EU")
+    tables = api.put(
+        f"/api/connections/{cid}/tables", json={"tables": ["list", "segment"]}
+    )
+    assert tables.json()["tables"] == ["list", "segment"]
+    bad = api.put(f"/api/connections/{cid}/tables", json={"tables": ["orders"]})
+    assert (bad.status_code, bad.json()["detail"]) == (
+        400,
+        "Tables: unknown table(s): orders.",
+    )
+    on = api.put(f"/api/connections/{cid}/auto-sync", json={"enabled": True}).json()
+    next_at = dt.datetime.fromisoformat(on["next_sync_at"])
+    assert (
+        dt.timedelta(hours=5)
+        < next_at - dt.datetime.now(dt.UTC)
+        <= dt.timedelta(hours=6)
+    )
+    off = api.put(f"/api/connections/{cid}/auto-sync", json={"enabled": False}).json()
+    assert (off["next_sync_at"], off["health"]) == (None, "never run")
+    assert api.delete(f"/api/connections/{cid}").status_code == 204
+    assert api.get(f"/api/connections/{cid}").status_code == 404
+
+
+def test_sync_now_loads_rows_per_table(api, sandbox):
+    cid = _create(api, sandbox.api_key).json()["id"]
+    queued = api.post(f"/api/connections/{cid}/sync")
+    assert queued.status_code == 202
+    assert queued.json()["kind"] == "manual"
+    run = wait_run(api, queued.json()["id"])
+    assert run["status"] == "succeeded", run
+    assert run["tables"]["profile"]["rows"] == 300
+    assert run["tables"]["list"]["rows"] > 0
+    assert run["requests"] == sum(t["requests"] for t in run["tables"].values())
+    window = dt.datetime.fromisoformat(run["window_end"]) - dt.datetime.fromisoformat(
+        run["window_start"]
+    )
+    assert window == dt.timedelta(days=14)
+    conn = api.get(f"/api/connections/{cid}").json()
+    assert (conn["health"], conn["last_status"]) == ("paused", "succeeded")
+    runs = api.get(f"/api/connections/{cid}/runs").json()
+    assert [r["id"] for r in runs] == [run["id"]]
+
+
+def test_historical_recovery_records_its_window(api, sandbox):
+    cid = _create(
+        api, sandbox.api_key, tables=["campaign", "campaign_performance_stats"]
+    )
+    cid = cid.json()["id"]
+    body = {"start": "2026-01-01", "end": "2026-03-31"}
+    run = api.post(f"/api/connections/{cid}/historical", json=body).json()
+    assert (run["kind"], run["window_start"], run["window_end"]) == (
+        "historical",
+        "2026-01-01T00:00:00Z",
+        "2026-04-01T00:00:00Z",
+    )
+    done = wait_run(api, run["id"])
+    assert done["status"] == "succeeded", done
+    assert set(done["tables"]) == {"campaign", "campaign_performance_stats"}
+    backwards = api.post(
+        f"/api/connections/{cid}/historical",
+        json={"start": "2026-03-01", "end": "2026-01-01"},
+    )
+    assert backwards.status_code == 400
+    assert "start date must be on or before" in backwards.json()["detail"]
+
+
+def test_a_sync_during_a_run_waits_behind_it(tmp_path, own_sandbox):
+    app = make_app(tmp_path / "data", base_url=own_sandbox.base_url)
+    own_sandbox.sandbox.faults.add("slow", delay=1.5, count=None, path="/api/lists*")
+    with TestClient(app, headers=bearer(app)) as api:
+        cid = _create(api, own_sandbox.api_key, tables=["list", "profile"]).json()["id"]
+        first = api.post(f"/api/connections/{cid}/sync").json()
+        live = wait_for(
+            lambda: (
+                (r := api.get(f"/api/runs/{first['id']}").json())["status"] == "running"
+                and r["tables"]["profile"]["done"]
+                and r
+            )
+        )
+        assert live["tables"]["profile"]["rows"] == 300
+        assert live["tables"]["list"]["done"] is False
+        second = api.post(f"/api/connections/{cid}/sync").json()
+        assert (second["status"], second["queued_behind_running"]) == ("queued", True)
+        again = api.post(f"/api/connections/{cid}/sync").json()
+        assert again["id"] == second["id"]
+        history = api.post(
+            f"/api/connections/{cid}/historical",
+            json={"start": "2026-01-01", "end": "2026-01-31"},
+        ).json()
+        delete = api.delete(f"/api/connections/{cid}")
+        assert delete.status_code == 409
+        runs = [wait_run(api, r["id"]) for r in (first, second, history)]
+        assert [r["status"] for r in runs] == ["succeeded"] * 3
+        for earlier, later in itertools.pairwise(runs):
+            assert later["started_at"] >= earlier["finished_at"]
+
+
+def test_a_rejected_key_fails_the_run_in_plain_words(tmp_path, own_sandbox):
+    app = make_app(tmp_path / "data", base_url=own_sandbox.base_url)
+    with TestClient(app, headers=bearer(app)) as api:
+        cid = _create(api, own_sandbox.api_key, tables=["list"]).json()["id"]
+        own_sandbox.sandbox.revoke_key(own_sandbox.api_key)
+        run = wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+        assert run["status"] == "failed"
+        assert "Klaviyo rejected the API key" in run["error"]
+        assert api.get(f"/api/connections/{cid}").json()["health"] == "failing"

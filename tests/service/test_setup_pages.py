@@ -1,0 +1,144 @@
+"""The setup steps against the sandbox: connect, select reports, finish setup."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.service.support import (
+    NO_SEGMENTS_KEY,
+    PUBLIC_KEY,
+    WRONG_KEY,
+    make_app,
+    sign_in,
+)
+
+
+def _connect(client, key, name="Main store"):
+    return client.post(
+        "/connect", data={"csrf_token": client.csrf, "name": name, "api_key": key}
+    )
+
+
+def _connections(client):
+    return client.get("/api/connections", headers={"X-CSRF-Token": client.csrf}).json()
+
+
+def test_connect_shows_account_and_scopes_then_setup_finishes(client, sandbox):
+    page = _connect(client, sandbox.api_key)
+    assert page.status_code == 200
+    assert "Connected to <strong>Aurora Outfitters Ltd.</strong>" in page.text
+    assert page.text.count("all scopes present") == 5
+    assert sandbox.api_key not in page.text
+    tables = client.get("/connections/1/setup/tables")
+    assert tables.text.count('name="tables"') == 5
+    assert tables.text.count("checked") == 5
+    saved = client.post(
+        "/connections/1/setup/tables",
+        data={"csrf_token": client.csrf, "tables": ["campaign", "list", "profile"]},
+        follow_redirects=False,
+    )
+    assert saved.headers["location"] == "/connections/1/setup/finish"
+    finish = client.get("/connections/1/setup/finish")
+    assert "Placed Order (Shopify, 2mHvgp)" in finish.text
+    done = client.post(
+        "/connections/1/setup/finish",
+        data={
+            "csrf_token": client.csrf,
+            "sync_period": "cron",
+            "sync_cron": "15 */2 * * *",
+            "lookback_days": "30",
+            "destination": "duckdb",
+            "conversion_metric": "ZrlFJG",
+            "auto_sync": "on",
+        },
+        follow_redirects=False,
+    )
+    assert done.headers["location"] == "/connections/1"
+    (conn,) = _connections(client)
+    assert conn["tables"] == ["campaign", "list", "profile"]
+    assert (conn["sync_period"], conn["sync_cron"], conn["lookback_days"]) == (
+        "cron",
+        "15 */2 * * *",
+        30,
+    )
+    assert conn["conversion_metric"]["id"] == "ZrlFJG"
+    assert conn["auto_sync"] is True
+    assert conn["next_sync_at"].endswith(":15:00Z")
+    assert conn["dataset"] == "klaviyo_main_store"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (WRONG_KEY, "Check the private API key"),
+        (PUBLIC_KEY, "That is a public key (site ID)"),
+        ("", "Enter the private API key"),
+    ],
+)
+def test_a_bad_key_is_explained_and_nothing_is_saved(client, key, message):
+    page = _connect(client, key)
+    assert page.status_code == 400
+    assert message in page.text
+    assert 'value="Main store"' in page.text
+    assert _connections(client) == []
+
+
+def test_an_unreachable_api_is_explained(tmp_path):
+    app = make_app(tmp_path / "data", base_url="http://127.0.0.1:9")
+    with TestClient(app) as client:
+        client.csrf = sign_in(client)
+        page = _connect(client, "pk_" + "Unreachable" * 3 + "x")
+        assert page.status_code == 400
+        assert "network" in page.text.lower()
+        assert _connections(client) == []
+
+
+def test_a_key_missing_a_scope_names_it_and_leaves_the_table_unticked(client):
+    page = _connect(client, NO_SEGMENTS_KEY)
+    assert page.status_code == 200
+    assert "missing segments:read" in page.text
+    assert page.text.count("all scopes present") == 4
+    tables = client.get("/connections/1/setup/tables").text
+    boxes = dict(re.findall(r'name="tables" value="(\w+)"\s*(checked)?\s*>', tables))
+    assert boxes == {
+        "campaign": "checked",
+        "list": "checked",
+        "segment": "",
+        "profile": "checked",
+        "campaign_performance_stats": "checked",
+    }
+    assert "missing segments:read" in tables
+
+
+def test_selecting_no_table_is_refused(client, sandbox):
+    _connect(client, sandbox.api_key)
+    page = client.post("/connections/1/setup/tables", data={"csrf_token": client.csrf})
+    assert page.status_code == 400
+    assert "select at least one table" in page.text
+
+
+def test_bad_settings_are_explained_and_kept_for_correction(client, sandbox):
+    _connect(client, sandbox.api_key)
+    page = client.post(
+        "/connections/1/setup/finish",
+        data={
+            "csrf_token": client.csrf,
+            "sync_period": "cron",
+            "sync_cron": "every tuesday",
+            "lookback_days": "14",
+            "destination": "duckdb",
+        },
+    )
+    assert page.status_code == 400
+    assert "the cron expression is not valid" in page.text
+    assert 'value="every tuesday"' in page.text
+    assert _connections(client)[0]["setup_complete"] is False
+
+
+def test_two_accounts_get_their_own_dataset(client, sandbox):
+    _connect(client, sandbox.api_key, "Shop")
+    _connect(client, sandbox.api_key, "Shop")
+    datasets = sorted(c["dataset"] for c in _connections(client))
+    assert datasets == ["klaviyo_shop", "klaviyo_shop_2"]
