@@ -1,0 +1,293 @@
+"""End-to-end syncs against a served sandbox, checked record by record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pytest
+from tests.conftest import StartSandbox, engine_config
+from tests.sync.support import (
+    STATS_KEY,
+    assert_matches_ground_truth,
+    assert_stats_between,
+    by_key,
+    read_table,
+    stats_truth,
+)
+
+from klaviyo_connector.config import SyncConfig
+from klaviyo_connector.keys import ApiKey
+from klaviyo_connector.load import warehouse_reader
+from klaviyo_connector.sandbox import RunningSandbox
+from klaviyo_connector.sync.check import KEY_REJECTED
+from klaviyo_connector.sync.engine import run_sync
+from klaviyo_connector.sync.models import (
+    TABLES,
+    Progress,
+    RunKind,
+    RunRequest,
+    RunStatus,
+)
+
+pytestmark = pytest.mark.slow
+
+DIMENSIONS = ("campaign", "list", "segment", "profile")
+SHOPIFY_PLACED_ORDER = "2mHvgp"  # the sandbox's store metric for seed 42
+DAY = dt.timedelta(days=1)
+
+
+def _metric_id(running: RunningSandbox) -> str:
+    candidates = [
+        m
+        for m in running.sandbox.ground_truth("metric")
+        if m["attributes"]["name"] == "Placed Order"
+        and (m["attributes"].get("integration") or {}).get("key") == "shopify"
+    ]
+    return str(candidates[0]["id"])
+
+
+def test_first_sync_equals_the_ground_truth(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    sandbox, metric = running_sandbox.sandbox, _metric_id(running_sandbox)
+    before = dt.datetime.now(dt.UTC)
+    truth_before = stats_truth(sandbox, metric, before - 14 * DAY, before)
+    events: list[Progress] = []
+    result = run_sync(sync_config, RunRequest(), events.append)
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    for table in DIMENSIONS:
+        assert_matches_ground_truth(sync_config, sandbox, table)
+    started = result.started_at
+    truth_after = stats_truth(sandbox, metric, started - 14 * DAY, started)
+    stats = by_key(read_table(sync_config, "campaign_performance_stats"), STATS_KEY)
+    assert stats, "the sandbox has campaigns sent in the last 14 days"
+    assert_stats_between(stats, truth_before, truth_after)
+    assert {row["conversion_metric_id"] for row in stats.values()} == {metric}
+    assert result.tables["profile"].rows == 300
+    assert all(result.tables[t].requests > 0 for t in TABLES)
+    assert {e.table for e in events if e.done} == set(TABLES)
+
+
+def _snapshot(cfg: SyncConfig) -> dict[str, dict]:
+    ignored = ("_loaded_at", "_dlt_load_id", "_dlt_id")
+    out = {}
+    for table in DIMENSIONS:
+        rows = by_key(read_table(cfg, table))
+        out[table] = {
+            k: {c: v for c, v in r.items() if c not in ignored} for k, r in rows.items()
+        }
+    return out
+
+
+def test_a_second_run_changes_nothing(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    first = run_sync(sync_config, RunRequest())
+    snapshot = _snapshot(sync_config)
+    stats_keys = set(
+        by_key(read_table(sync_config, "campaign_performance_stats"), STATS_KEY)
+    )
+    second = run_sync(sync_config, RunRequest())
+
+    assert first.status == second.status == RunStatus.SUCCEEDED
+    assert _snapshot(sync_config) == snapshot
+    again = by_key(read_table(sync_config, "campaign_performance_stats"), STATS_KEY)
+    assert set(again) == stats_keys
+    # Only the lookback window is read again, not the whole account.
+    assert second.tables["profile"].rows < first.tables["profile"].rows
+
+
+def _load_ids(cfg: SyncConfig, table: str) -> dict[str, str]:
+    return {r["id"]: r["_dlt_load_id"] for r in read_table(cfg, table)}
+
+
+def test_an_incremental_run_picks_up_exactly_the_changes(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    sandbox = running_sandbox.sandbox
+    request = RunRequest(lookback_days=0)
+    assert run_sync(sync_config, request).status == RunStatus.SUCCEEDED
+    first_loads = {t: _load_ids(sync_config, t) for t in DIMENSIONS}
+    changes = sandbox.mutate(share=0.05)
+    changed_profiles = set(changes.updated.get("profile", [])) | set(
+        changes.created.get("profile", [])
+    )
+    assert changed_profiles
+
+    result = run_sync(sync_config, request)
+    assert result.status == RunStatus.SUCCEEDED
+    for table in DIMENSIONS:
+        assert_matches_ground_truth(sync_config, sandbox, table)
+    now_loads = _load_ids(sync_config, "profile")
+    reread = {
+        i for i, load in now_loads.items() if first_loads["profile"].get(i) != load
+    }
+    assert changed_profiles <= reread
+    # Besides the changes, only the boundary second of the cursor is re-read.
+    assert len(reread - changed_profiles) <= 3
+    assert result.tables["profile"].rows == len(reread)
+
+
+def test_lookback_rereads_stats_of_recent_campaigns_only(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    year = run_sync(sync_config, RunRequest(lookback_days=365))
+    assert year.status == RunStatus.SUCCEEDED
+    first = by_key(read_table(sync_config, "campaign_performance_stats"), STATS_KEY)
+    sent = {r["id"]: r["send_time"] for r in read_table(sync_config, "campaign")}
+    week = run_sync(sync_config, RunRequest(lookback_days=14))
+    assert week.status == RunStatus.SUCCEEDED
+    second = by_key(read_table(sync_config, "campaign_performance_stats"), STATS_KEY)
+
+    assert set(second) == set(first)
+    cutoff = week.started_at - 14 * DAY
+    recent = {k for k in second if sent[k[0]] >= cutoff}
+    older = set(second) - recent
+    assert recent
+    assert older
+    for key in recent:
+        assert second[key]["stats_as_of"] > first[key]["stats_as_of"]
+    for key in older:
+        assert second[key] == first[key]
+
+
+def _state_rows(cfg: SyncConfig) -> int | None:
+    with warehouse_reader(cfg) as reader:
+        return reader.count("_klaviyo_sync_state")
+
+
+def test_backfill_fills_a_range_and_leaves_cursors_alone(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    sandbox, metric = running_sandbox.sandbox, _metric_id(running_sandbox)
+    now = dt.datetime.now(dt.UTC)
+    start, end = now - 700 * DAY, now - 20 * DAY
+    request = RunRequest(kind=RunKind.HISTORICAL, start=start, end=end)
+    result = run_sync(sync_config, request)
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    assert _state_rows(sync_config) is None
+    profiles = read_table(sync_config, "profile")
+    expected = {
+        p["id"]
+        for p in sandbox.ground_truth("profile")
+        if start <= dt.datetime.fromisoformat(p["attributes"]["updated"]) < end
+    }
+    assert {p["id"] for p in profiles} == expected
+    stats = by_key(read_table(sync_config, "campaign_performance_stats"), STATS_KEY)
+    truth: dict = {}
+    for a, b in ((start, start + 365 * DAY), (start + 365 * DAY, end)):
+        truth.update(stats_truth(sandbox, metric, a, b))
+    assert set(stats) == set(truth)
+    assert len(stats) > 0
+
+    incremental = run_sync(sync_config, RunRequest())
+    assert incremental.tables["profile"].rows == 300
+
+
+def test_only_the_requested_tables_load(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    result = run_sync(sync_config, RunRequest(tables=("campaign", "list")))
+    assert set(result.tables) == {"campaign", "list"}
+    with warehouse_reader(sync_config) as reader:
+        counts = reader.counts()
+    assert counts["campaign"]
+    assert counts["list"]
+    assert counts["profile"] is None
+    assert counts["segment"] is None
+    assert counts["campaign_performance_stats"] is None
+
+
+def test_a_key_without_segments_read_loads_the_other_four(
+    start_sandbox: StartSandbox, tmp_path: Path
+) -> None:
+    from klaviyo_connector.sandbox.config import ALL_SCOPES
+
+    limited = "pk_" + "noseg" * 6 + "abcd"
+    running = start_sandbox(scoped_keys={limited: ALL_SCOPES - {"segments:read"}})
+    cfg = engine_config(running, tmp_path, api_key=ApiKey(limited))
+    result = run_sync(cfg, RunRequest())
+
+    assert result.status == RunStatus.PARTIAL
+    segment = result.tables["segment"]
+    assert "segments:read" in (segment.error or "")
+    assert segment.fix == (
+        "Add `segments:read` in Klaviyo > Settings > API Keys, or deselect the "
+        "segment table."
+    )
+    for table in ("campaign", "list", "profile", "campaign_performance_stats"):
+        assert result.tables[table].ok, result.tables[table]
+    assert_matches_ground_truth(cfg, running.sandbox, "profile")
+
+
+def test_no_placed_order_metric_fails_only_the_stats_table(
+    start_sandbox: StartSandbox, tmp_path: Path
+) -> None:
+    running = start_sandbox(no_placed_order=True)
+    result = run_sync(engine_config(running, tmp_path), RunRequest())
+
+    stats = result.tables["campaign_performance_stats"]
+    assert result.status == RunStatus.PARTIAL
+    assert stats.error == (
+        "This Klaviyo account has no 'Placed Order' metric, so "
+        "campaign_performance_stats has no conversion metric to report."
+    )
+    assert "conversion_metric_id" in (stats.fix or "")
+    assert all(result.tables[t].ok for t in DIMENSIONS)
+
+
+def test_a_rejected_key_stops_the_run_cleanly(
+    running_sandbox: RunningSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "pk_" + "w" * 30 + "zzzz"
+    cfg = engine_config(running_sandbox, tmp_path, api_key=ApiKey(wrong))
+    caplog.set_level(logging.DEBUG)
+    result = run_sync(cfg, RunRequest())
+
+    assert result.status == RunStatus.FAILED
+    assert result.error == KEY_REJECTED
+    assert all(not t.ok for t in result.tables.values())
+    assert wrong not in caplog.text
+    assert wrong not in repr(result)
+
+
+def test_profiles_commit_in_chunks_and_a_killed_run_resumes(
+    running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox = running_sandbox.sandbox
+    cfg = engine_config(running_sandbox, tmp_path, profile_chunk_rows=100)
+
+    # Two pages of 100 go through, then the profile endpoint keeps failing.
+    sandbox.faults.add("status", status=503, count=None, path="/api/profiles", after=2)
+    broken = run_sync(cfg, RunRequest(tables=("profile",)))
+    assert not broken.tables["profile"].ok
+    assert "503" in (broken.tables["profile"].error or "")
+    committed = broken.tables["profile"].rows
+    assert committed == 200
+    assert len(read_table(cfg, "profile")) == committed
+
+    sandbox.faults.clear()
+    resumed = run_sync(cfg, RunRequest(tables=("profile",)))
+    assert resumed.status == RunStatus.SUCCEEDED
+    assert_matches_ground_truth(cfg, sandbox, "profile")
+    # It continued from the last commit instead of starting over.
+    assert resumed.tables["profile"].rows <= 300 - committed + 5
+
+
+def test_dlt_keeps_out_of_the_home_directory(
+    running_sandbox: RunningSandbox,
+    sync_config: SyncConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    result = run_sync(sync_config, RunRequest(tables=("list",)))
+    assert result.status == RunStatus.SUCCEEDED
+    assert list(home.iterdir()) == []
+    assert (sync_config.data_dir / "pipelines").is_dir()
