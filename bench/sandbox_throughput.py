@@ -1,0 +1,110 @@
+"""How many 100-profile pages per minute the sandbox serves (not a test).
+
+Starts the sandbox (its own process by default, as `klaviyo-connector sandbox`
+would run) with rate limits off, then walks /api/profiles with subscriptions on
+1-2 client threads for a fixed time and prints pages/minute.
+
+    python bench/sandbox_throughput.py --profiles 100000 --seconds 20 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from klaviyo_connector.sandbox import (
+    DEFAULT_SANDBOX_KEY,
+    SandboxConfig,
+    serve_in_thread,
+)
+
+PARAMS = {"page[size]": "100", "additional-fields[profile]": "subscriptions"}
+HEADERS = {
+    "Authorization": f"Klaviyo-API-Key {DEFAULT_SANDBOX_KEY}",
+    "revision": "2026-07-15",
+    "accept": "application/json",
+}
+_SERVE = (
+    "import typer\n"
+    "from klaviyo_connector.sandbox.command import sandbox_command\n"
+    "typer.run(sandbox_command)\n"
+)
+
+
+@contextmanager
+def sandbox_process(profiles: int) -> Iterator[str]:
+    args = [sys.executable, "-c", _SERVE, "--port", "0", "--profiles", str(profiles)]
+    process = subprocess.Popen(
+        [*args, "--rate-limits", "off"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        yield first.split(" on ", 1)[1].split()[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def sandbox_thread(profiles: int) -> Iterator[str]:
+    config = SandboxConfig(profiles=profiles, rate_limits=False)
+    with serve_in_thread(config) as running:
+        yield running.base_url
+
+
+def walk(base_url: str, deadline: float, counts: list[int], index: int) -> None:
+    with httpx.Client(headers=HEADERS, timeout=60) as client:
+        url: str | None = None
+        while time.monotonic() < deadline:
+            if url is None:
+                response = client.get(base_url + "/api/profiles", params=PARAMS)
+            else:
+                response = client.get(url)
+            page = response.raise_for_status().json()
+            assert len(page["data"]) <= 100
+            counts[index] += 1
+            url = page["links"]["next"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=2, choices=(1, 2))
+    parser.add_argument(
+        "--in-thread", action="store_true", help="serve in this process"
+    )
+    args = parser.parse_args()
+    start = sandbox_thread if args.in_thread else sandbox_process
+    with start(args.profiles) as base_url:
+        httpx.get(base_url + "/api/accounts", headers=HEADERS, timeout=60)  # warm up
+        counts = [0] * args.threads
+        began = time.monotonic()
+        deadline = began + args.seconds
+        workers = [
+            threading.Thread(target=walk, args=(base_url, deadline, counts, i))
+            for i in range(args.threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.monotonic() - began
+    pages = sum(counts)
+    print(
+        f"{pages} pages of 100 profiles (with subscriptions) in {elapsed:.1f} s "
+        f"on {args.threads} thread(s), {args.profiles} profiles: "
+        f"{pages / elapsed * 60:,.0f} pages/minute"
+    )
+
+
+if __name__ == "__main__":
+    main()
