@@ -238,3 +238,22 @@ def test_request_counters(keyed: RunningSandbox) -> None:
     get(keyed, "/api/metrics/", headers=headers(keyed.api_key))
     get(keyed, "/api/metrics", headers=headers(keyed.api_key))
     assert keyed.sandbox.requests[("GET", "/api/metrics")] == before + 2
+
+
+def test_the_app_runs_in_process_without_a_server() -> None:
+    import asyncio
+
+    from klaviyo_connector.sandbox import Sandbox
+
+    sandbox = Sandbox(config())
+
+    async def fetch() -> httpx.Response:
+        transport = httpx.ASGITransport(app=sandbox.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sbx") as c:
+            return await c.get(
+                "/api/accounts/", headers=headers(sandbox.config.api_key)
+            )
+
+    response = asyncio.run(fetch())
+    assert response.status_code == 200
+    assert response.json()["links"]["self"] == "http://sbx/api/accounts/"

@@ -180,6 +180,7 @@ class Sandbox:
         self._keys = {**dict(self.config.scoped_keys), self.config.api_key: ALL_SCOPES}
         self._revoked: set[str] = set()
         self._lock = threading.Lock()
+        self._app = _Asgi(self)
         self._starlette = Starlette(
             routes=[
                 *control.routes(self),
@@ -191,8 +192,12 @@ class Sandbox:
             ]
         )
 
-    async def app(self, scope: Any, receive: Any, send: Any) -> None:
-        """The ASGI entry point."""
+    @property
+    def app(self) -> _Asgi:
+        """The ASGI application."""
+        return self._app
+
+    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self._starlette(scope, receive, send)
             return
@@ -312,6 +317,16 @@ class Sandbox:
         )
         document = _HANDLERS[op.operation_id](context)
         return json_response(document, 200, headers)
+
+
+class _Asgi:
+    """A callable object rather than a bound method, so servers detect ASGI 3."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._sandbox._serve(scope, receive, send)
 
 
 def _key_from(header: str) -> str | None:
