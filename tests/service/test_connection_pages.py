@@ -1,0 +1,164 @@
+"""The connection page and the dashboard home, driven through their forms."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.service.support import make_app, sign_in, wait_for, wait_run
+
+
+def _setup(client, key, name="Main store", tables=None):
+    csrf = {"csrf_token": client.csrf}
+    client.post("/connect", data=csrf | {"name": name, "api_key": key})
+    cid = max(c["id"] for c in client.get("/api/connections").json())
+    if tables:
+        client.post(f"/connections/{cid}/setup/tables", data=csrf | {"tables": tables})
+    client.post(
+        f"/connections/{cid}/setup/finish",
+        data=csrf
+        | {"sync_period": "24h", "lookback_days": "14", "destination": "duckdb"},
+    )
+    return cid
+
+
+def _post(client, path, **data):
+    return client.post(path, data={"csrf_token": client.csrf} | data)
+
+
+def _row(page: str, run_id: int) -> str:
+    match = re.search(rf'<tr id="run-{run_id}".*?</tr>', page, re.S)
+    assert match, f"run {run_id} not in the history"
+    return match.group(0)
+
+
+def test_sync_now_then_rows_per_table_in_the_history(client, sandbox):
+    cid = _setup(client, sandbox.api_key)
+    page = client.get(f"/connections/{cid}").text
+    assert "No runs yet" in page
+    assert "Auto-sync off" in page
+    done = _post(client, f"/connections/{cid}/sync")
+    assert "Sync started (run #1)." in done.text
+    wait_run(client, 1)
+    row = _row(client.get(f"/connections/{cid}").text, 1)
+    assert 'class="status succeeded"' in row
+    assert "profile: <b>300</b>" in row
+    assert "manual" in row
+    home = client.get("/").text
+    assert 'class="health paused"' in home
+    assert "Recent runs" in home
+    assert "Recent campaigns: open and click rate" in home
+    assert home.count("<svg") == 2
+
+
+def test_historical_tab_launches_a_recovery(client, sandbox):
+    cid = _setup(client, sandbox.api_key, tables=["campaign"])
+    tab = client.get(f"/connections/{cid}?tab=historical").text
+    assert 'name="start"' in tab
+    assert 'id="launch-historical"' in tab
+    launched = _post(
+        client, f"/connections/{cid}/historical", start="2026-02-01", end="2026-02-28"
+    )
+    assert "Historical recovery 2026-02-01…2026-02-28 started" in launched.text
+    run = wait_run(client, 1)
+    assert (run["kind"], run["status"]) == ("historical", "succeeded")
+    row = _row(client.get(f"/connections/{cid}").text, 1)
+    assert "2026-02-01 00:00 UTC" in row
+    assert "2026-03-01 00:00 UTC" in row
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2026-05-01", "2026-04-01", "start date must be on or before the end date"),
+        ("someday", "2026-04-01", "Give both dates as YYYY-MM-DD."),
+        ("2999-01-01", "2999-02-01", "The start date is in the future."),
+    ],
+)
+def test_historical_dates_are_checked(client, sandbox, start, end, message):
+    cid = _setup(client, sandbox.api_key)
+    page = _post(client, f"/connections/{cid}/historical", start=start, end=end)
+    assert page.status_code == 400
+    assert message in page.text
+    assert client.get(f"/api/connections/{cid}/runs").json() == []
+
+
+def test_a_sync_pressed_during_a_run_says_it_is_queued(tmp_path, own_sandbox):
+    own_sandbox.sandbox.faults.add("slow", delay=1.5, count=None, path="/api/lists*")
+    app = make_app(tmp_path / "data", base_url=own_sandbox.base_url)
+    with TestClient(app) as client:
+        client.csrf = sign_in(client)
+        cid = _setup(client, own_sandbox.api_key, tables=["list"])
+        _post(client, f"/connections/{cid}/sync")
+        wait_for(lambda: client.get("/api/runs/1").json()["status"] == "running")
+        page = _post(client, f"/connections/{cid}/sync").text
+        assert "Sync (run #2) is queued behind the running sync." in page
+        assert "queued behind the running sync</small>" in _row(page, 2)
+        assert 'class="live"' in _row(page, 1)
+        wait_run(client, 2)
+
+
+def test_auto_sync_switch_shows_the_next_time(client, sandbox):
+    cid = _setup(client, sandbox.api_key)
+    page = _post(client, f"/connections/{cid}/auto-sync", enabled="on").text
+    assert "Auto-sync switched on." in page
+    assert re.search(r'id="next-sync">\d{4}-\d\d-\d\d \d\d:\d\d UTC<', page)
+    page = _post(client, f"/connections/{cid}/auto-sync", enabled="off").text
+    assert "Auto-sync off" in page
+    assert "next-sync" not in page
+
+
+def test_settings_tab_edits_and_explains_mistakes(client, sandbox):
+    cid = _setup(client, sandbox.api_key)
+    fields = {
+        "name": "Store EU",
+        "tables": ["list", "profile"],
+        "sync_period": "12h",
+        "lookback_days": "3",
+        "destination": "duckdb",
+        "conversion_metric": "other",
+        "conversion_metric_other": "ABC123",
+    }
+    saved = _post(client, f"/connections/{cid}/settings", **fields)
+    assert "Settings saved." in saved.text
+    conn = client.get(f"/api/connections/{cid}").json()
+    assert (conn["name"], conn["tables"], conn["sync_period"]) == (
+        "Store EU",
+        ["list", "profile"],
+        "12h",
+    )
+    assert conn["conversion_metric"]["id"] == "ABC123"
+    wrong = _post(
+        client, f"/connections/{cid}/settings", **(fields | {"lookback_days": "999"})
+    )
+    assert wrong.status_code == 400
+    assert "Lookback window: Input should be less than or equal to 365" in wrong.text
+    assert 'value="999"' in wrong.text
+
+
+def test_delete_forgets_the_connection(client, sandbox):
+    cid = _setup(client, sandbox.api_key)
+    page = _post(client, f"/connections/{cid}/delete")
+    assert "Connection deleted." in page.text
+    assert "No Klaviyo account connected yet." in page.text
+    assert client.get(f"/connections/{cid}").status_code == 404
+
+
+def test_home_shows_each_connection_status(client, sandbox):
+    healthy = _setup(client, sandbox.api_key, "Healthy", tables=["list"])
+    never = _setup(client, sandbox.api_key, "Never", tables=["list"])
+    _post(client, f"/connections/{healthy}/auto-sync", enabled="on")
+    _post(client, f"/connections/{healthy}/sync")
+    wait_run(client, 1)
+    client.post(
+        "/connect",
+        data={"csrf_token": client.csrf, "name": "Draft", "api_key": sandbox.api_key},
+    )
+    home = client.get("/").text
+    cards = dict(
+        re.findall(r'data-connection="(\d+)".*?class="health ([\w-]+)"', home, re.S)
+    )
+    assert cards == {str(healthy): "healthy", str(never): "never-run", "3": "never-run"}
+    assert "setup not finished" in home
+    assert "auto-sync off" in home

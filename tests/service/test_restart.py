@@ -1,0 +1,130 @@
+"""`klaviyo-connector serve` as a real process: sign-in link, restart, interruption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.service.support import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """One `serve` process; its output is collected for inspection."""
+
+    def __init__(self, data_dir: Path, base_url: str, log: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = os.environ | {"KLAVIYO_BASE_URL": base_url}
+        env.pop("KLAVIYO_CONNECTOR_SECRET", None)
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "klaviyo_connector",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+        )
+        self.first_line = self.proc.stdout.readline().decode()
+        wait_for(self._up, timeout=30)
+        token = (data_dir / "api-token").read_text().strip()
+        self.api = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def _up(self) -> bool:
+        try:
+            return httpx.get(self.url + "/signin").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def kill(self) -> None:
+        self.api.close()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def test_restart_keeps_schedules_and_marks_cut_off_runs(tmp_path, own_sandbox):
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    first = Served(data, own_sandbox.base_url, log)
+    try:
+        assert first.first_line.startswith("Sign in (link works once): ")
+        link = first.first_line.split(": ", 1)[1].strip()
+        assert link.startswith(f"http://127.0.0.1:{first.port}/signin?token=")
+        with httpx.Client(follow_redirects=True) as browser:
+            home = browser.get(link)
+            assert (home.status_code, home.url.path) == (200, "/")
+        assert httpx.get(link).status_code == 401
+        conn = first.api.post(
+            "/api/connections",
+            json={
+                "name": "Shop",
+                "api_key": own_sandbox.api_key,
+                "tables": ["list"],
+                "auto_sync": True,
+            },
+        ).json()
+        own_sandbox.sandbox.faults.add("slow", delay=30, count=None, path="/api/lists*")
+        run = first.api.post(f"/api/connections/{conn['id']}/sync").json()
+        wait_for(
+            lambda: (
+                first.api.get(f"/api/runs/{run['id']}").json()["status"] == "running"
+            )
+        )
+        queued = first.api.post(f"/api/connections/{conn['id']}/sync").json()
+        assert queued["status"] == "queued"
+    finally:
+        first.kill()
+    own_sandbox.sandbox.faults.clear()
+    second = Served(data, own_sandbox.base_url, log)
+    try:
+        runs = second.api.get(f"/api/connections/{conn['id']}/runs").json()
+        assert [(r["id"], r["status"]) for r in runs] == [
+            (queued["id"], "interrupted"),
+            (run["id"], "interrupted"),
+        ]
+        assert "service stopped before this run finished" in runs[1]["error"]
+        after = second.api.get(f"/api/connections/{conn['id']}").json()
+        assert after["auto_sync"] is True
+        assert after["next_sync_at"] is not None
+        resumed = second.api.post(f"/api/connections/{conn['id']}/sync").json()
+        done = wait_for(
+            lambda: (
+                (r := second.api.get(f"/api/runs/{resumed['id']}").json())["status"]
+                in ("succeeded", "failed", "partial")
+                and r
+            ),
+            timeout=60,
+        )
+        assert done["status"] == "succeeded"
+        assert done["tables"]["list"]["rows"] > 0
+    finally:
+        second.kill()
+    text = log.read_text()
+    assert "GET /api/runs" in text, "the access log is written"
+    assert own_sandbox.api_key not in text
+    assert "token=…" in text
+    assert link.split("token=")[1] not in text
