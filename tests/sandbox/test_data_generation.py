@@ -135,9 +135,13 @@ def test_profiles_have_every_channel_and_consent_state(store: Store) -> None:
         for channel, kinds in profile["attributes"]["subscriptions"].items():
             for kind, state in kinds.items():
                 seen.add((channel, kind, state["consent"]))
-    for channel, kind in (("email", "marketing"), ("sms", "marketing"),
-                          ("sms", "transactional"), ("mobile_push", "marketing"),
-                          ("whatsapp", "marketing")):  # fmt: skip
+    for channel, kind in (
+        ("email", "marketing"),
+        ("sms", "marketing"),
+        ("sms", "transactional"),
+        ("mobile_push", "marketing"),
+        ("whatsapp", "marketing"),
+    ):
         for consent in ("SUBSCRIBED", "UNSUBSCRIBED", "NEVER_SUBSCRIBED"):
             assert (channel, kind, consent) in seen
 
@@ -159,8 +163,9 @@ def test_suppressions_reference_real_lists(store: Store) -> None:
 def test_profile_timestamps_are_ordered_and_spread(store: Store) -> None:
     big = make(profiles=20_000)
     window = NOW - timedelta(days=14)
-    recent, _ = big.query("profile", [Condition("updated", "greater-than", window)],
-                          "updated", None, 100)  # fmt: skip
+    recent, _ = big.query(
+        "profile", [Condition("updated", "greater-than", window)], "updated", None, 100
+    )
     assert len(recent) == 100
     for profile in store.ground_truth("profile"):
         attributes = profile["attributes"]
@@ -216,8 +221,9 @@ def test_lookups_by_identity_find_the_one_profile(store: Store) -> None:
             value = profile["id"] if name == "id" else attributes[name]
             if value is None:
                 continue
-            found, _ = store.query("profile", [Condition(name, "equals", value)],
-                                   None, None, 10)  # fmt: skip
+            found, _ = store.query(
+                "profile", [Condition(name, "equals", value)], None, None, 10
+            )
             assert [p["id"] for p in found] == [profile["id"]]
     missing, _ = store.query(
         "profile", [Condition("email", "equals", "nobody@example.com")], None, None, 10

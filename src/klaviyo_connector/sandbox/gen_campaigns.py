@@ -36,6 +36,7 @@ WEIGHTED_STATUSES = (
     ("Cancelled", 3.0), ("Cancelled: Smart Sending", 2.0), ("Sending", 1.0),
     ("Cancelled: No Recipients", 1.0), ("Preparing to send", 1.0), ("Unknown", 0.5),
 )  # fmt: skip
+SECOND = timedelta(seconds=1)
 THROTTLES = (1, 2, 5, 10, 11, 13, 14, 17, 20, 25, 33, 50)
 
 
@@ -205,8 +206,10 @@ def campaign(
             min(send, anchor) - timedelta(hours=draw.random()), draw
         )
         scheduled = max(scheduled, created)
-    touched = max(created, scheduled or created, min(send or created, anchor))
-    updated = min(touched + timedelta(minutes=draw.random() * 90), anchor)
+    went_out = send if send is not None and send < anchor else created
+    touched = max(created, scheduled or created, went_out)
+    # strictly before the anchor: base data never postdates the sandbox clock
+    updated = min(touched + timedelta(minutes=draw.random() * 90), anchor - SECOND)
     theme = draw.choice(CAMPAIGN_THEMES)
     name = f"{theme} {created.year}" if draw.chance(0.5) else theme
     included = draw.sample(audiences, draw.between(1, 3))

@@ -37,6 +37,14 @@ def _stamp(draw: Draw, low: int, high: int) -> str | None:
     return iso(from_epoch(draw.between(low, max(low, high))))
 
 
+def _stamps(draw: Draw, low: int, high: int) -> tuple[str | None, str | None]:
+    """(consent given, last changed): the change never precedes the consent."""
+    first = draw.between(low, max(low, high))
+    return iso(from_epoch(first)), iso(
+        from_epoch(draw.between(first, max(first, high)))
+    )
+
+
 def _maybe(draw: Draw, p: float, value: Any) -> Any:
     return value if draw.chance(p) else None
 
@@ -146,11 +154,12 @@ def _email_channel(
             }
         )
     never = consent == "NEVER_SUBSCRIBED"
+    given, changed = (None, None) if never else _stamps(draw, *span)
     marketing = {
         "can_receive_email_marketing": consent == "SUBSCRIBED" and not suppression,
         "consent": consent,
-        "consent_timestamp": None if never else _stamp(draw, *span),
-        "last_updated": None if never else _stamp(draw, *span),
+        "consent_timestamp": given,
+        "last_updated": changed,
         "method": None if never else draw.choice(EMAIL_METHODS),
         "method_detail": "" if never else draw.choice(("", "footer", "popup")),
         "custom_method_detail": _maybe(draw, 0.1, "Imported from Mailchimp"),
@@ -166,12 +175,13 @@ def _email_channel(
 
 def _consent_object(draw: Draw, span: tuple[int, int]) -> dict[str, Any]:
     consent = draw.weighted(CONSENTS)
+    given, changed = _stamps(draw, *span)
     return {
         "consent": consent,
         "can_receive": consent == "SUBSCRIBED",
-        "consent_timestamp": _stamp(draw, *span),
-        "last_updated": _stamp(draw, *span),
-        "created_timestamp": _stamp(draw, *span),
+        "consent_timestamp": given,
+        "last_updated": changed,
+        "created_timestamp": given,
         "metadata": None,
         "valid_until": None,
     }
@@ -180,13 +190,14 @@ def _consent_object(draw: Draw, span: tuple[int, int]) -> dict[str, Any]:
 def _sms_part(draw: Draw, span: tuple[int, int], kind: str) -> dict[str, Any]:
     consent = draw.weighted(CONSENTS)
     never = consent == "NEVER_SUBSCRIBED"
+    given, changed = (None, None) if never else _stamps(draw, *span)
     return {
         f"can_receive_sms_{kind}": consent == "SUBSCRIBED",
         "consent": consent,
-        "consent_timestamp": None if never else _stamp(draw, *span),
+        "consent_timestamp": given,
         "method": None if never else draw.choice(("TEXT", "FORM", "CHECKOUT")),
         "method_detail": "" if never else draw.choice(("", "JOIN")),
-        "last_updated": None if never else _stamp(draw, *span),
+        "last_updated": changed,
     }
 
 

@@ -30,7 +30,7 @@ from klaviyo_connector.sandbox.data import (
     split_sort,
 )
 from klaviyo_connector.sandbox.gen_campaigns import campaign, make_campaigns
-from klaviyo_connector.sandbox.gen_common import Draw, iso
+from klaviyo_connector.sandbox.gen_common import Draw, hash_key, iso
 from klaviyo_connector.sandbox.gen_profile_index import ProfileIndex
 from klaviyo_connector.sandbox.gen_profiles import ProfileGenerator, fresh_profile
 
@@ -180,9 +180,11 @@ class Store:
         for record in self.records[resource].values():
             if matches(record, conditions, extra):
                 value = record["id"] if name == "id" else record["attributes"].get(name)
-                group = int(shuffle and record["attributes"]["archived"])
-                position = (group, field_key(value, is_time), record["id"])
-                keyed.append((position, record))
+                key = field_key(value, is_time)
+                if shuffle and record["attributes"]["archived"]:
+                    # out of the requested order, yet stable so paging stays exact
+                    key = (1, f"{hash_key(record['id']):016x}")
+                keyed.append(((key, record["id"]), record))
         keyed.sort(key=lambda kr: kr[0], reverse=descending)
         return page_of(keyed, sort or "id", descending, cursor, page_size)
 

@@ -65,11 +65,23 @@ GROUPINGS = (
 )  # fmt: skip
 SMS_CREDIT_PRICE = 0.0083
 DAY = 86_400.0
+SETTLED = 30 * DAY
 
 
 def maturity(seconds: float, days: float) -> float:
-    """Share of the final count visible `seconds` after the send."""
+    """Share of the final count visible `seconds` after the send.
+
+    Exactly 1.0 after SETTLED, so old campaigns never change again.
+    """
+    if seconds >= SETTLED:
+        return 1.0
     return 1.0 - math.exp(-max(seconds, 0.0) / (days * DAY))
+
+
+def _part(value: float, share: float) -> float:
+    # Rounding is monotonic, so scaling two counts by the same (or a smaller)
+    # share never breaks an order between them such as unique <= total.
+    return float(math.floor(value * share + 0.5))
 
 
 def _audience(store: Store, campaign: dict[str, Any], channel: str, parts: int) -> int:
@@ -133,10 +145,10 @@ def _scaled(final: dict[str, float], age: float) -> dict[str, float]:
     out = {}
     for name, value in final.items():
         factor = scale.get(name, engage)
-        out[name] = float(math.floor(value * factor))
+        out[name] = _part(value, factor)
     for name in ("message_segment_count_sum", "text_message_credit_usage_amount"):
         segments = final[name] / final["delivered"] if final["delivered"] else 0.0
-        out[name] = float(round(out["delivered"] * segments))
+        out[name] = _part(out["delivered"], segments)
     spend = out["text_message_credit_usage_amount"] * SMS_CREDIT_PRICE
     out["text_message_spend"] = round(spend, 2)
     per_order = (
