@@ -258,3 +258,17 @@ def test_a_metric_without_values_is_refused(store: Store) -> None:
     )
     with pytest.raises(ValueError, match="values"):
         report(store, opened)
+
+
+def test_mutations_leave_settled_campaign_numbers_alone() -> None:
+    store = make()
+    metric = metric_ids(store)[0]
+    old = report(store, metric, end=NOW - timedelta(days=40))
+    store.mutate(0.2, seed=5)
+    after = report(store, metric, end=NOW - timedelta(days=40))
+    assert {r["groupings"]["campaign_id"] for r in after} >= {
+        r["groupings"]["campaign_id"] for r in old
+    }
+    kept = {r["groupings"]["campaign_message_id"]: r["statistics"] for r in after}
+    for row in old:
+        assert kept[row["groupings"]["campaign_message_id"]] == row["statistics"]

@@ -212,10 +212,14 @@ class Store:
         return self._account
 
     def profile_count(self, resource: str, id: str) -> int:
-        share = self._members.get(id)
-        if share is None or self.records.get(resource, {}).get(id) is None:
+        if self.records.get(resource, {}).get(id) is None:
             raise StoreError(f"no {resource} {id}")
-        return round(self.profiles.count() * (0.02 + 0.7 * share))
+        return self.audience_size(id, self.profiles.count())
+
+    def audience_size(self, audience_id: str, profiles: int) -> int:
+        """Members of a list or segment when the account has `profiles`."""
+        share = self._members.get(audience_id)
+        return 0 if share is None else round(profiles * (0.02 + 0.7 * share))
 
     def known_short_ids(self) -> set[str]:
         known = {self._account["id"]}

@@ -85,13 +85,15 @@ def _part(value: float, share: float) -> float:
 
 
 def _audience(store: Store, campaign: dict[str, Any], channel: str, parts: int) -> int:
+    # Sized from the base profiles only: profiles created later never change
+    # what an old send reached.
+    base = store.profiles.gen.count
     counts = sum(
-        store.profile_count("list" if a in store.records["list"] else "segment", a)
+        store.audience_size(a, base)
         for a in campaign["attributes"]["audiences"]["included"]
-        if a in store.records["list"] or a in store.records["segment"]
     )
     reach = {"email": 0.85, "sms": 0.45, "mobile_push": 0.3}[channel]
-    return int(min(counts, store.profiles.count()) * reach) // parts
+    return int(min(counts, base) * reach) // parts
 
 
 def final_counts(
