@@ -28,6 +28,9 @@ from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.sync.models import TABLES
 
 DEFAULT_CONFIG_FILE = Path("klaviyo-connector.toml")
+# Not klaviyo.duckdb: DuckDB names the catalog after the file, and a catalog
+# named like the `klaviyo` schema makes every `klaviyo.<table>` ambiguous.
+DEFAULT_DUCKDB = Path("klaviyo-warehouse.duckdb")
 
 
 def _clean_base_url(value: str) -> str:
@@ -60,7 +63,7 @@ class SyncConfig(BaseModel):
     api_key: ApiKey
     base_url: str = KLAVIYO_BASE_URL
     destination: str = "duckdb"
-    duckdb_path: Path = Path("klaviyo.duckdb")
+    duckdb_path: Path = DEFAULT_DUCKDB
     dataset: str = "klaviyo"
     destination_credentials: str | None = Field(default=None, repr=False)
     pipeline_name: str = "klaviyo"
@@ -95,7 +98,7 @@ class Settings(BaseSettings):
     api_key: ApiKey | None = None
     base_url: str = KLAVIYO_BASE_URL
     destination: str = "duckdb"
-    duckdb_path: Path = Path("klaviyo.duckdb")
+    duckdb_path: Path = DEFAULT_DUCKDB
     dataset: str = "klaviyo"
     destination_credentials: str | None = Field(default=None, repr=False)
     pipeline_name: str = "klaviyo"

@@ -51,7 +51,7 @@ DuckdbOpt = Annotated[
     Path | None,
     typer.Option(
         "--duckdb-path",
-        help="DuckDB file (default ./klaviyo.duckdb).",
+        help="DuckDB file (default ./klaviyo-warehouse.duckdb).",
         show_default=False,
     ),
 ]

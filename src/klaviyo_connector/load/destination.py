@@ -38,6 +38,27 @@ def file_format(destination: str) -> Any:
     return "parquet" if destination in _PARQUET else None
 
 
+def with_empty_password(url: str) -> str:
+    """dlt insists on a password; trust, peer and .pgpass setups have none, so
+    `postgresql://user@host/db` becomes `postgresql://user:@host/db`."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" in userinfo or not scheme.startswith("postgres"):
+        return url
+    return f"{scheme}://{userinfo}:@{host}"
+
+
+def _check_duckdb_names(path: Path, dataset: str) -> None:
+    """DuckDB names a file's catalog after the file: a catalog and a schema of
+    the same name make `name.table` ambiguous, for dlt and for every query."""
+    if path.stem.lower() == dataset.lower():
+        raise ConfigError(
+            f"The DuckDB file {path.name} and the dataset {dataset!r} share a name, "
+            "which DuckDB cannot tell apart.",
+            fix="Rename the file (--duckdb-path) or the dataset (--dataset).",
+        )
+
+
 def _destination(cfg: SyncConfig) -> Any:
     import dlt
     from dlt.common.destination import Destination
@@ -45,11 +66,12 @@ def _destination(cfg: SyncConfig) -> Any:
 
     if cfg.destination == "duckdb":
         path = Path(cfg.duckdb_path).expanduser().resolve()
+        _check_duckdb_names(path, cfg.dataset)
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(credentials=str(path))
     kwargs: dict[str, Any] = {}
     if cfg.destination_credentials:
-        kwargs["credentials"] = cfg.destination_credentials
+        kwargs["credentials"] = with_empty_password(cfg.destination_credentials)
     try:
         return Destination.from_reference(cfg.destination, **kwargs)
     except DestinationException as exc:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from klaviyo_connector.errors import WarehouseError
+from klaviyo_connector.errors import ConfigError, WarehouseError
 from klaviyo_connector.load.destination import DLT_LOCK, file_format, make_pipeline
 from klaviyo_connector.load.state import (
     STATE_COLUMNS,
@@ -79,12 +79,19 @@ class Warehouse:
             self.pipeline.abort_packages()
 
     def cursors(self) -> dict[str, CursorState]:
+        from dlt.common.configuration.exceptions import ConfigFieldMissingException
         from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
         try:
             rows = self._fetch(state_query)
         except DatabaseUndefinedRelation:
             return {}
+        except ConfigFieldMissingException as exc:
+            raise ConfigError(
+                f"The {self.cfg.destination} destination has no credentials.",
+                fix=f"Pass --credentials, or set DESTINATION__"
+                f"{self.cfg.destination.upper()}__CREDENTIALS (dlt's usual variable).",
+            ) from exc
         except Exception as exc:
             raise WarehouseError(
                 f"Could not read the sync state from the {self.cfg.destination} "

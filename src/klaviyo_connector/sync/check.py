@@ -88,6 +88,16 @@ def scope_advice(scope: str | None, table: str | None = None) -> str:
     return f"Add {name} in Klaviyo > Settings > API Keys, or deselect {what}."
 
 
+def missing_scope_sentence(missing: Sequence[str], table: str) -> str:
+    """One plain sentence: which scope to add, or which table to drop."""
+    names = " and ".join(f"`{scope}`" for scope in missing)
+    it = "it" if len(missing) == 1 else "them"
+    return (
+        f"The key lacks {names}: add {it} in Klaviyo > Settings > API Keys, "
+        f"or deselect the {table} table."
+    )
+
+
 def require_private_key(key: ApiKey) -> None:
     if not key.reveal():
         raise ConfigError("The Klaviyo API key is empty.")
@@ -150,9 +160,7 @@ def _table_checks(
         missing = [s for s in TABLE_SCOPES[table] if not scopes.get(s, False)]
         problem = None
         if missing:
-            problem = f"The key lacks {', '.join(missing)}: " + scope_advice(
-                missing[0], table
-            )
+            problem = missing_scope_sentence(missing, table)
         elif table == "campaign_performance_stats" and stats_problem:
             problem = stats_problem
         checks[table] = TableCheck(not missing and problem is None, missing, problem)

@@ -1,0 +1,204 @@
+"""The command line over a served sandbox: exit codes and the words users read."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tests.conftest import StartSandbox
+from typer.testing import CliRunner
+
+from klaviyo_connector.cli import app
+from klaviyo_connector.sandbox import RunningSandbox
+from klaviyo_connector.sandbox.config import ALL_SCOPES
+
+pytestmark = pytest.mark.slow
+
+LIMITED = "pk_" + "noseg" * 6 + "abcd"
+REJECTED = (
+    "Error: Klaviyo rejected the API key: check it in Klaviyo > Settings > API Keys "
+    "(it may be mistyped, revoked or from another account)."
+)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(tmp_path)
+    for name in ("KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "KLAVIYO_TABLES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+@pytest.fixture
+def sandbox(start_sandbox: StartSandbox) -> RunningSandbox:
+    return start_sandbox(scoped_keys={LIMITED: ALL_SCOPES - {"segments:read"}})
+
+
+def env(running: RunningSandbox, key: str | None = None) -> dict[str, str]:
+    return {
+        "KLAVIYO_API_KEY": key or running.api_key,
+        "KLAVIYO_BASE_URL": running.base_url,
+    }
+
+
+def test_check_shows_account_scopes_and_metric(
+    cli: CliRunner, sandbox: RunningSandbox
+) -> None:
+    result = cli.invoke(app, ["check"], env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "Klaviyo account: " in result.output
+    assert "Key: pk_…0000" in result.output
+    assert sandbox.api_key not in result.output
+    assert "Conversion metric: Placed Order (" in result.output
+    assert "Shopify" in result.output
+    for table in (
+        "campaign",
+        "list",
+        "segment",
+        "profile",
+        "campaign_performance_stats",
+    ):
+        assert table in result.output
+
+
+def test_check_with_a_missing_scope_says_which_to_add(
+    cli: CliRunner, sandbox: RunningSandbox
+) -> None:
+    result = cli.invoke(app, ["check"], env=env(sandbox, LIMITED))
+    assert result.exit_code == 1
+    assert (
+        "segment: The key lacks `segments:read`: add it in Klaviyo > Settings > "
+        "API Keys, or deselect the segment table."
+    ) in result.output
+    narrowed = cli.invoke(
+        app, ["check", "--tables", "campaign,list"], env=env(sandbox, LIMITED)
+    )
+    assert narrowed.exit_code == 0, narrowed.output
+
+
+def test_check_with_a_wrong_key(cli: CliRunner, sandbox: RunningSandbox) -> None:
+    wrong = "pk_" + "w" * 30 + "zzzz"
+    result = cli.invoke(app, ["check"], env=env(sandbox, wrong))
+    assert result.exit_code == 1
+    assert REJECTED in result.output
+    assert "Traceback" not in result.output
+    assert wrong not in result.output
+    verbose = cli.invoke(app, ["check", "-v"], env=env(sandbox, wrong))
+    assert "Traceback" in verbose.output
+    assert wrong not in verbose.output
+
+
+def test_check_with_an_unreachable_api(cli: CliRunner) -> None:
+    result = cli.invoke(
+        app,
+        ["check", "--base-url", "http://127.0.0.1:9"],
+        env={"KLAVIYO_API_KEY": "pk_" + "x" * 34},
+    )
+    assert result.exit_code == 1
+    assert (
+        "Error: Could not reach Klaviyo at http://127.0.0.1:9: check the network, "
+        "or the address in --base-url / KLAVIYO_BASE_URL."
+    ) in result.output
+
+
+def test_a_public_key_or_no_key_is_a_usage_error(cli: CliRunner) -> None:
+    public = cli.invoke(app, ["check"], env={"KLAVIYO_API_KEY": "XfPy36"})
+    assert public.exit_code == 2
+    assert (
+        "Error: That is a public key (site ID), which only works in the browser."
+    ) in public.output
+    missing = cli.invoke(app, ["sync"])
+    assert missing.exit_code == 2
+    assert "Error: No Klaviyo API key is configured." in missing.output
+
+
+def test_the_key_can_come_from_the_config_file(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    config = tmp_path / "klaviyo-connector.toml"
+    config.write_text(
+        f'api_key = "{sandbox.api_key}"\nbase_url = "{sandbox.base_url}"\n'
+    )
+    config.chmod(0o644)
+    result = cli.invoke(app, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "other users can read it (mode 644); run: chmod 600" in result.output
+
+
+def test_sync_prints_a_summary_and_exits_0(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    result = cli.invoke(app, ["sync", "--duckdb-path", "out.duckdb"], env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "Sync succeeded: 5 tables loaded." in result.output
+    assert "requests" in result.output
+    assert (tmp_path / "out.duckdb").is_file()
+    assert (tmp_path / ".klaviyo-connector" / "pipelines").is_dir()
+
+
+def test_a_partial_sync_exits_1_and_names_the_fix(
+    cli: CliRunner, sandbox: RunningSandbox
+) -> None:
+    result = cli.invoke(app, ["sync"], env=env(sandbox, LIMITED))
+    assert result.exit_code == 1
+    assert "Partial sync: 4 of 5 tables loaded; segment failed." in result.output
+    assert (
+        "Add `segments:read` in Klaviyo > Settings > API Keys, or deselect the "
+        "segment table."
+    ) in result.output
+
+
+def test_sync_with_a_wrong_key_exits_1(cli: CliRunner, sandbox: RunningSandbox) -> None:
+    result = cli.invoke(app, ["sync", "-q"], env=env(sandbox, "pk_" + "w" * 34))
+    assert result.exit_code == 1
+    assert "Sync failed: Klaviyo rejected the API key" in result.output
+
+
+def test_usage_errors_exit_2(cli: CliRunner, sandbox: RunningSandbox) -> None:
+    bad_table = cli.invoke(app, ["sync", "--tables", "campaigns"], env=env(sandbox))
+    assert bad_table.exit_code == 2
+    assert "unknown table(s) campaigns" in bad_table.output
+    bad_date = cli.invoke(app, ["backfill", "--from", "last year"], env=env(sandbox))
+    assert bad_date.exit_code == 2
+    assert "--from 'last year' is not a date" in bad_date.output
+    no_option = cli.invoke(app, ["sync", "--nope"])
+    assert no_option.exit_code == 2
+
+
+def test_backfill_loads_a_range(cli: CliRunner, sandbox: RunningSandbox) -> None:
+    result = cli.invoke(
+        app,
+        ["backfill", "--from", "2020-01-01", "--to", "2026-12-31", "--tables", "list"],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    assert "Sync succeeded: 1 tables loaded." in result.output
+
+
+def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "demo.duckdb"
+    result = cli.invoke(app, ["demo", "--path", str(path), "--profiles", "200"])
+    assert result.exit_code == 0, result.output
+    assert f"Loaded into {path}" in result.output
+    assert re.search(r"profile +200 rows", result.output)
+    assert "The five campaigns with the best open rate:" in result.output
+    assert path.is_file()
+    again = cli.invoke(app, ["demo", "--path", str(path), "--profiles", "200"])
+    assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("command", ["check", "sync", "backfill", "demo"])
+def test_every_command_has_help_with_an_example(cli: CliRunner, command: str) -> None:
+    result = cli.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: " in result.output
+
+
+def test_sandbox_and_serve_are_registered(cli: CliRunner) -> None:
+    listing = cli.invoke(app, ["--help"])
+    assert "sandbox" in listing.output
+    for command in ("sandbox", "serve"):
+        result = cli.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, result.output

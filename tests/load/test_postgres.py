@@ -1,0 +1,69 @@
+"""The same end-to-end sync into PostgreSQL: contents, types, idempotence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+from tests.conftest import POSTGRES_URL, engine_config
+from tests.sync.support import assert_matches_ground_truth, by_key, read_table
+
+from klaviyo_connector.sandbox import RunningSandbox
+from klaviyo_connector.sync.engine import run_sync
+from klaviyo_connector.sync.models import TABLES, RunRequest, RunStatus
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+EXPECTED_TYPES = {
+    ("campaign", "id"): "character varying",
+    ("campaign", "archived"): "boolean",
+    ("campaign", "updated_at"): "timestamp with time zone",
+    ("campaign", "messages"): "jsonb",
+    ("profile", "properties"): "jsonb",
+    ("profile", "updated"): "timestamp with time zone",
+    ("segment", "definition"): "jsonb",
+    ("campaign_performance_stats", "recipients"): "bigint",
+    ("campaign_performance_stats", "open_rate"): "double precision",
+    ("campaign_performance_stats", "stats_as_of"): "timestamp with time zone",
+    ("list", "_loaded_at"): "timestamp with time zone",
+}
+
+
+def column_types(schema: str) -> dict[tuple[str, str], str]:
+    with psycopg2.connect(POSTGRES_URL) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s",
+            (schema,),
+        )
+        rows = cursor.fetchall()
+    conn.close()
+    return {(table, column): kind for table, column, kind in rows}
+
+
+def test_sync_into_postgres(
+    running_sandbox: RunningSandbox, tmp_path: Path, pg_dataset: str
+) -> None:
+    cfg = engine_config(
+        running_sandbox,
+        tmp_path,
+        destination="postgres",
+        destination_credentials=POSTGRES_URL,
+        dataset=pg_dataset,
+    )
+    first = run_sync(cfg, RunRequest())
+    assert first.status == RunStatus.SUCCEEDED, first.tables
+    for table in ("campaign", "list", "segment", "profile"):
+        assert_matches_ground_truth(cfg, running_sandbox.sandbox, table)
+    types = column_types(pg_dataset)
+    for column, kind in EXPECTED_TYPES.items():
+        assert types[column] == kind, column
+    assert {table for table, _ in types} >= set(TABLES)
+
+    counts = {t: len(read_table(cfg, t)) for t in TABLES}
+    second = run_sync(cfg, RunRequest())
+    assert second.status == RunStatus.SUCCEEDED
+    assert {t: len(read_table(cfg, t)) for t in TABLES} == counts
+    profiles = by_key(read_table(cfg, "profile"))
+    assert len(profiles) == 300
