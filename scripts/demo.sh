@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # Installs the connector, then syncs the bundled sandbox into ./klaviyo-demo.duckdb.
 set -euo pipefail
-source "$(dirname "$0")/bootstrap.sh"
+source "$(dirname "$0")/bootstrap.sh" ""  # no extras; keep "$@" for the demo
 exec klaviyo-connector demo "$@"
