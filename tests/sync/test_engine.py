@@ -291,3 +291,33 @@ def test_dlt_keeps_out_of_the_home_directory(
     assert result.status == RunStatus.SUCCEEDED
     assert list(home.iterdir()) == []
     assert (sync_config.data_dir / "pipelines").is_dir()
+
+
+def test_api_quirks_still_give_the_ground_truth_and_a_sane_cursor(
+    start_sandbox: StartSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from klaviyo_connector.sandbox.config import QUIRKS
+
+    running = start_sandbox(quirks=QUIRKS)
+    cfg = engine_config(running, tmp_path)
+    caplog.set_level(logging.DEBUG)
+    result = run_sync(cfg, RunRequest(tables=DIMENSIONS))
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    for table in DIMENSIONS:
+        assert_matches_ground_truth(cfg, running.sandbox, table)
+    with warehouse_reader(cfg) as reader:
+        cursors = reader.query(
+            f"SELECT table_name, cursor_at FROM {reader.table('_klaviyo_sync_state')}"
+        )
+    # Records dated in the future are loaded, but no cursor passes the run start.
+    future = [
+        row
+        for table, column in (("profile", "updated"), ("campaign", "updated_at"))
+        for row in read_table(cfg, table)
+        if row[column] > result.started_at
+    ]
+    assert future
+    assert cursors
+    assert all(row["cursor_at"] <= result.started_at for row in cursors)
+    assert running.api_key not in caplog.text
