@@ -37,21 +37,41 @@ _COMMON: dict[str, Any] = {
 
 
 def runs_chart(runs: list[Run]) -> str | None:
-    """Rows loaded (left axis) and run time (right axis) over recent finished runs."""
+    """Rows loaded (bars, left axis) and run time (line, right axis) per run."""
     finished = [r for r in reversed(runs) if r.finished_at and r.started_at]
     if not finished:
         return None
-    chart = pygal.Bar(
-        title="Recent runs", x_label_rotation=0, show_minor_x_labels=True, **_COMMON
+    rows = [r.rows for r in finished]
+    seconds = [round(r.duration_seconds or 0, 1) for r in finished]
+    chart = pygal.Line(
+        title="Recent runs: rows loaded and run time",
+        range=(0, _ceiling(max(rows))),
+        secondary_range=(0, _ceiling(max(seconds))),
+        value_formatter=_compact,
+        fill=False,
+        dots_size=4,
+        **_COMMON,
     )
     chart.x_labels = [f"#{r.id}" for r in finished]
-    chart.add("Rows loaded", [r.rows for r in finished])
-    chart.add(
-        "Run time (s)",
-        [round(r.duration_seconds or 0, 1) for r in finished],
-        secondary=True,
-    )
+    chart.add("Rows loaded", rows, stroke_style={"width": 3})
+    chart.add("Run time (s)", seconds, secondary=True)
     return str(chart.render(is_unicode=True))
+
+
+def _ceiling(value: float) -> float:
+    """A round axis top (1, 2, 4 or 8 times a power of ten): even tick labels."""
+    scale = 1.0
+    while True:
+        for step in (1, 2, 4, 8):
+            if step * scale >= value:
+                return step * scale
+        scale *= 10
+
+
+def _compact(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:,.0f}k"
+    return f"{value:,.0f}" if value == int(value) else f"{value:.1f}"
 
 
 def rates_chart(rows: list[dict[str, Any]]) -> str | None:
@@ -60,7 +80,8 @@ def rates_chart(rows: list[dict[str, Any]]) -> str | None:
         return None
     chart = pygal.HorizontalBar(
         title="Recent campaigns: open and click rate (%)",
-        value_formatter=lambda v: f"{v:.1f}%",
+        range=(0, _ceiling(max(_percent(r["open_rate"]) or 0 for r in rows))),
+        value_formatter=lambda v: f"{v:.0f}%" if v == int(v) else f"{v:.1f}%",
         **_COMMON,
     )
     labels = [_short(r["name"] or r["campaign_id"]) for r in reversed(rows)]

@@ -41,11 +41,15 @@ class RatesCache:
         last_run_id: int | None,
         vault: Vault,
         settings: ServiceSettings,
+        refresh: bool = True,
     ) -> list[dict[str, Any]] | None:
+        """`refresh=False` (a sync is writing) answers from the cache only."""
         with self._lock:
             cached = self._cache.get(conn.id)
-        if cached is not None and cached[0] == last_run_id:
+        if cached is not None and (cached[0] == last_run_id or not refresh):
             return cached[1]
+        if not refresh:
+            return None
         rows = campaign_rates(conn, vault, settings)
         with self._lock:
             self._cache[conn.id] = (last_run_id, rows)

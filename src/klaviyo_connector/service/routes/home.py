@@ -25,9 +25,13 @@ def home(request: Request) -> Response:
         runs = history[conn.id]
         finished = [r.id for r in runs if r.finished_at is not None]
         rates = None
-        if conn.setup_complete and not service.queue.is_busy(conn.id):
+        if conn.setup_complete:
             last = finished[0] if finished else None
-            rates = service.rates.get(conn, last, service.vault, service.settings)
+            # While a sync writes, the last rates read stay on show.
+            idle = not service.queue.is_busy(conn.id)
+            rates = service.rates.get(
+                conn, last, service.vault, service.settings, refresh=idle
+            )
         cards.append(
             {
                 "conn": connection_view(service, conn, runs),

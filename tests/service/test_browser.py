@@ -1,0 +1,216 @@
+"""The dashboard in headless Chromium, against the real engine and the sandbox.
+
+Screenshots of every page land in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from tests.service.support import (
+    NO_SEGMENTS_KEY,
+    WRONG_KEY,
+    make_app,
+    sandbox_config,
+)
+
+from klaviyo_connector.sandbox import serve_in_thread
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Dashboard:
+    """The service on a free port, served by uvicorn on a thread."""
+
+    def __init__(self, data_dir: Path, base_url: str) -> None:
+        self.app = make_app(data_dir, base_url=base_url, allow_seconds_period=True)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Dashboard:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.server.started, "the dashboard did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def signin_link(self) -> str:
+        return f"{self.url}/signin?token={self.app.state.service.auth.issue_link()}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def dashboard(tmp_path) -> Iterator[Dashboard]:
+    with (
+        serve_in_thread(sandbox_config(), port=0) as sandbox,
+        Dashboard(tmp_path / "data", sandbox.base_url) as served,
+    ):
+        served.sandbox = sandbox  # type: ignore[attr-defined]
+        yield served
+
+
+@pytest.fixture
+def page(browser, dashboard):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    opened.goto(dashboard.signin_link())
+    expect(opened.locator("h1")).to_have_text("Connections")
+    yield opened
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def connect(page, name: str, key: str) -> None:
+    page.goto("/".join(page.url.split("/")[:3]) + "/connect")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=api_key]", key)
+    page.click("button:has-text('Connect')")
+
+
+def run_row(page, kind: str):
+    return page.locator("table.runs tbody tr", has_text=kind).first
+
+
+def settled(page) -> None:
+    """The page reloaded itself after the run ended: no live rows are left."""
+    expect(page.locator("tr.live")).to_have_count(0, timeout=30_000)
+    page.wait_for_load_state()
+
+
+def test_setup_sync_recover_and_schedule(page, dashboard):
+    shot(page, "home-empty")
+    connect(page, "Main store", dashboard.sandbox.api_key)
+    expect(page.locator("p.success")).to_contain_text("Connected to Aurora Outfitters")
+    expect(page.locator("ul.permissions li.ok")).to_have_count(5)
+    shot(page, "connect")
+    page.click("text=Continue")
+    expect(page.locator("h1")).to_have_text("Select prebuilt reports")
+    boxes = page.locator("input[name=tables]")
+    expect(boxes).to_have_count(5)
+    for n in range(5):
+        expect(boxes.nth(n)).to_be_checked()
+    page.uncheck("input[name=tables][value=segment]")
+    shot(page, "select-reports")
+    page.click("button:has-text('Continue')")
+    expect(page.locator("h1")).to_have_text("Finish setup")
+    expect(page.locator("main form")).to_contain_text("Detected: Placed Order (Shopify")
+    page.select_option("select[name=sync_period]", "6h")
+    page.fill("input[name=lookback_days]", "30")
+    shot(page, "finish-setup")
+    page.click("button:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("Main store")
+
+    page.click("#sync-now")
+    first = run_row(page, "manual")
+    expect(first.locator(".status")).to_have_text("succeeded", timeout=90_000)
+    settled(page)
+    for table in ("campaign", "list", "profile", "campaign_performance_stats"):
+        expect(first.locator(f"[data-table={table}]")).to_contain_text(
+            re.compile(r"\d+")
+        )
+    expect(first.locator("[data-table=profile]")).to_have_text("profile: 300")
+    expect(first.locator("[data-table=segment]")).to_have_count(0)
+    expect(page.locator(".chart svg")).to_have_count(1)
+    shot(page, "connection")
+
+    page.click("nav.tabs >> text=Historical data")
+    today = dt.datetime.now(dt.UTC).date()
+    page.fill("input[name=start]", (today - dt.timedelta(days=120)).isoformat())
+    page.fill("input[name=end]", today.isoformat())
+    shot(page, "historical")
+    page.click("#launch-historical")
+    recovery = run_row(page, "historical")
+    expect(recovery.locator(".status")).to_have_text("succeeded", timeout=90_000)
+    settled(page)
+
+    page.click("nav.tabs >> text=Settings")
+    page.select_option("select[name=sync_period]", "seconds")
+    page.fill("input[name=sync_seconds]", "3")
+    shot(page, "settings")
+    page.click("button:has-text('Save settings')")
+    expect(page.locator(".flash")).to_have_text("Settings saved.")
+    page.click("nav.tabs >> text=Overview")
+    page.click("#auto-sync-switch")
+    expect(page.locator("#auto-sync-switch")).to_contain_text("Auto-sync on")
+    expect(page.locator("#next-sync")).to_contain_text("UTC")
+    scheduled = run_row(page, "scheduled")
+    expect(scheduled.locator(".status")).to_have_text("succeeded", timeout=60_000)
+    page.click("#auto-sync-switch")
+    expect(page.locator("#auto-sync-switch")).to_contain_text("Auto-sync off")
+    assert dashboard.app.state.service.queue.wait_idle(60)
+    page.reload()
+    expect(page.locator("table.runs tbody tr")).not_to_have_count(0)
+    shot(page, "connection-history")
+
+    page.click("header >> text=Dashboard")
+    card = page.locator(".connection-card").first
+    expect(card.locator(".health")).to_have_text("paused")
+    expect(card.locator("svg")).to_have_count(2)
+    expect(card).to_contain_text("Recent campaigns: open and click rate")
+    shot(page, "dashboard")
+
+
+def test_wrong_key_and_missing_scope_are_explained(page, dashboard):
+    connect(page, "Typo", WRONG_KEY)
+    expect(page.locator("p.error")).to_contain_text("Check the private API key")
+    expect(page.locator("input[name=api_key]")).to_have_value("")
+    shot(page, "connect-wrong-key")
+    connect(page, "No segments", NO_SEGMENTS_KEY)
+    missing = page.locator("ul.permissions li.missing")
+    expect(missing).to_have_count(1)
+    expect(missing).to_contain_text("segment")
+    expect(missing).to_contain_text("segments:read")
+    shot(page, "connect-missing-scope")
+    page.click("text=Continue")
+    expect(page.locator("input[name=tables][value=segment]")).not_to_be_checked()
+    expect(page.locator(".badge.missing")).to_contain_text("segments:read")
