@@ -70,7 +70,9 @@ def serve_command(
     allow_seconds_period: Annotated[
         bool, typer.Option(hidden=True, help="Offer an every-N-seconds sync period.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Log debug detail too.")
+    ] = False,
 ) -> None:
     """Start the dashboard and the scheduler.
 
