@@ -75,6 +75,9 @@ class SyncConfig(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
     max_wait: float = Field(default=300.0, gt=0)
     profile_chunk_rows: int = Field(default=20_000, ge=1)
+    # How far back the first sync of campaign_performance_stats reads; later
+    # syncs re-read only the lookback window.
+    stats_history_days: int = Field(default=730, ge=0)
 
     @field_validator("base_url")
     @classmethod
@@ -105,6 +108,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".klaviyo-connector")
     conversion_metric_id: str | None = None
     lookback_days: int = Field(default=14, ge=0, le=3650)
+    stats_history_days: int = Field(default=730, ge=0, le=3650)
     tables: Annotated[tuple[str, ...], NoDecode] = TABLES
 
     _file_values: ClassVar[dict[str, Any]] = {}

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from klaviyo_connector.errors import ConversionMetricError
+from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.load.warehouse import TableSpec
 from klaviyo_connector.reports.base import Row
 from klaviyo_connector.reports.campaign_stats import ValuesReport, stats_row
@@ -47,8 +48,13 @@ def resolve_metric(client: Any, override: str | None) -> MetricChoice:
 
 
 def _timeframes(ctx: RunContext, report: ValuesReport) -> list[tuple[dt.datetime, ...]]:
+    """The backfill range; else the lookback window, except on a table's first
+    sync, which reads `stats_history_days` so the table starts with history."""
     if ctx.historical:
         start, end = ctx.request.start, ctx.request.end
+    elif report.table not in ctx.cursors:
+        history = dt.timedelta(days=ctx.cfg.stats_history_days)
+        start, end = ctx.started_at - max(history, ctx.lookback), ctx.started_at
     else:
         start, end = ctx.started_at - ctx.lookback, ctx.started_at
     if start is None or end is None:
@@ -99,10 +105,20 @@ class StatsSync:
             return
         self.metric = resolve_metric(self.ctx.client, self.ctx.cfg.conversion_metric_id)
         self.run.step()
-        for start, end in frames:
-            self._sync_frame(self.metric.id, start, end)
+        for number, (start, end) in enumerate(frames, start=1):
+            last = number == len(frames)
+            self._sync_frame(self.metric.id, start, end, mark_synced=last)
 
-    def _sync_frame(self, metric_id: str, start: dt.datetime, end: dt.datetime) -> None:
+    def _synced_state(self) -> CursorState | None:
+        """Recorded with the last timeframe of an incremental sync, so later
+        syncs know the history is in and read only the lookback window."""
+        if self.ctx.historical:
+            return None
+        return CursorState(self.report.table, cursor=self.ctx.started_at)
+
+    def _sync_frame(
+        self, metric_id: str, start: dt.datetime, end: dt.datetime, *, mark_synced: bool
+    ) -> None:
         as_of = dt.datetime.now(dt.UTC)
         body = self.report.body(metric_id, start, end)
         rows: dict[tuple[Any, ...], Row] = {}
@@ -112,5 +128,11 @@ class StatsSync:
                 rows[tuple(row[k] for k in self.report.key)] = row
             self.run.step()
         complete = [r for r in rows.values() if all(r[k] for k in self.report.key)]
-        loaded = self.ctx.warehouse.load(table_spec(self.report), complete)
+        state = self._synced_state() if mark_synced else None
+        loaded = self.ctx.warehouse.load(
+            table_spec(self.report),
+            complete,
+            state=state,
+            run_started_at=self.ctx.started_at,
+        )
         self.run.step(loaded)
