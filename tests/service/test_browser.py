@@ -200,6 +200,18 @@ def test_setup_sync_recover_and_schedule(page, dashboard):
     shot(page, "dashboard")
 
 
+def test_strangers_land_on_sign_in(browser, dashboard):
+    context = browser.new_context()
+    stranger = context.new_page()
+    stranger.goto(dashboard.url + "/connections/1")
+    expect(stranger.locator("h1")).to_have_text("Sign in")
+    assert stranger.url == dashboard.url + "/signin"
+    shot(stranger, "signin")
+    stranger.goto(dashboard.signin_link())
+    expect(stranger.locator("h1")).to_have_text("Connections")
+    context.close()
+
+
 def test_wrong_key_and_missing_scope_are_explained(page, dashboard):
     connect(page, "Typo", WRONG_KEY)
     expect(page.locator("p.error")).to_contain_text("Check the private API key")
