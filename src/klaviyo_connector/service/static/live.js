@@ -1,9 +1,15 @@
 // Live progress of queued and running syncs on the connection page: polls the
-// run's JSON and redraws its row; reloads once a run ends so the history,
-// chart and next sync time are current.
+// run's JSON and redraws its row; on the overview it reloads once a run ends so
+// the history, chart and next sync time are current (never while a settings
+// or recovery form may hold unsaved input).
 (function () {
   "use strict";
   var ACTIVE = ["queued", "running"];
+  var editing = document.querySelector("form.settings, form.historical") !== null;
+
+  function reload(delay) {
+    if (!editing) { window.setTimeout(function () { window.location.reload(); }, delay); }
+  }
 
   function text(tag, value, cls) {
     var el = document.createElement(tag);
@@ -42,7 +48,8 @@
         if (!run) { return; }
         draw(tr, run);
         if (ACTIVE.indexOf(run.status) < 0) {
-          window.setTimeout(function () { window.location.reload(); }, 400);
+          if (editing) { tr.classList.remove("live"); }
+          reload(400);
         } else {
           window.setTimeout(function () { poll(tr); }, 1000);
         }
@@ -59,7 +66,7 @@
     var when = Date.parse(next.textContent.replace(" UTC", "Z").replace(" ", "T"));
     if (!isNaN(when)) {
       var wait = Math.max(when - Date.now() + 1500, 1500);
-      if (wait < 3600 * 1000) { window.setTimeout(function () { window.location.reload(); }, wait); }
+      if (wait < 3600 * 1000) { reload(wait); }
     }
   }
 })();
