@@ -1,0 +1,1 @@
+"""The connector service: dashboard, JSON API, run queue and auto-sync scheduler."""
