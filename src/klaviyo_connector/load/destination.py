@@ -7,6 +7,7 @@ DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID, or .dlt/secrets.toml).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -27,10 +28,27 @@ DLT_LOCK = threading.RLock()
 _PARQUET = frozenset({"duckdb", "motherduck", "filesystem", "bigquery", "snowflake"})
 
 
+class _ArrowJsonNote(logging.Filter):
+    """JSON columns travel as text in the Arrow tables we hand dlt; dlt keeps
+    our `json` hint (which is the point) and warns about it on every load."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "when merging arrow schema with dlt schema" not in record.getMessage()
+
+
+_ARROW_JSON_NOTE = _ArrowJsonNote()
+
+
 def quiet_dlt() -> None:
-    """No usage telemetry and no progress chatter from dlt, unless set otherwise."""
+    """No usage telemetry and no progress chatter from dlt, unless set otherwise.
+
+    Rows arrive as Arrow tables, which dlt loads without its lineage columns
+    unless asked; every table keeps `_dlt_load_id` and `_dlt_id`."""
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    logging.getLogger("dlt").addFilter(_ARROW_JSON_NOTE)
 
 
 def file_format(destination: str) -> Any:

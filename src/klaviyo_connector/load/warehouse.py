@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from klaviyo_connector.errors import ConfigError, WarehouseError
+from klaviyo_connector.load.batch import RowBatch
 from klaviyo_connector.load.destination import DLT_LOCK, file_format, make_pipeline
 from klaviyo_connector.load.state import (
     STATE_COLUMNS,
@@ -108,28 +109,32 @@ class Warehouse:
     def load(
         self,
         spec: TableSpec,
-        rows: Sequence[Row],
+        rows: Sequence[Row] | RowBatch,
         *,
         state: CursorState | None = None,
         run_started_at: dt.datetime | None = None,
     ) -> int:
-        """Commits the rows and, in the same load, the cursor they justify."""
-        if not rows and state is None:
+        """Commits the rows and, in the same load, the cursor they justify.
+
+        Rows reach dlt as one Arrow table, whether given as a list or a batch."""
+        if not len(rows) and state is None:
             return 0
         loaded_at = dt.datetime.now(dt.UTC)
-        for row in rows:
-            row[LOADED_AT] = loaded_at
-        resources = [self._resource(spec, rows)] if rows else []
+        batch = rows if isinstance(rows, RowBatch) else RowBatch.of(spec.columns, rows)
+        resources = [self._resource(spec, batch, loaded_at)] if len(batch) else []
         if state is not None:
             resources.append(self._state_resource(state, run_started_at or loaded_at))
         self._run(resources, spec.name)
-        return len(rows)
+        return len(batch)
 
-    def _resource(self, spec: TableSpec, rows: Iterable[Row]) -> Any:
+    def _resource(
+        self, spec: TableSpec, batch: RowBatch, loaded_at: dt.datetime
+    ) -> Any:
         import dlt
 
+        table = batch.to_arrow(extra=[(LOADED_AT_COLUMN, loaded_at)])
         return dlt.resource(
-            iter([list(rows)]),
+            iter([table]),
             name=spec.name,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
             primary_key=list(spec.key),

@@ -1,0 +1,76 @@
+"""RowBatch: pending rows as columns, one per key, newest wins, Arrow out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import pyarrow as pa
+
+from klaviyo_connector.load.batch import RowBatch
+from klaviyo_connector.reports.base import (
+    BIGINT,
+    BOOL,
+    DOUBLE,
+    JSON,
+    TEXT,
+    TIMESTAMP,
+    Column,
+)
+
+COLUMNS = (
+    Column("id", TEXT, False),
+    Column("updated", TIMESTAMP),
+    Column("props", JSON),
+    Column("n", BIGINT),
+    Column("x", DOUBLE),
+    Column("ok", BOOL),
+)
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def row(ident: str, minutes: int | None, **extra: object) -> dict[str, object]:
+    updated = None if minutes is None else T0 + dt.timedelta(minutes=minutes)
+    return {"id": ident, "updated": updated, **extra}
+
+
+def test_keeps_one_row_per_key_and_the_newest_version() -> None:
+    batch = RowBatch(COLUMNS, key="id", newer_by="updated")
+    batch.extend([row("a", 5, n=1), row("b", 1), row("a", 3, n=2), row("a", 7, n=3)])
+    assert len(batch) == 2
+    assert batch.column("id") == ["a", "b"]
+    assert batch.column("n") == [3, None]
+    assert batch.newest("updated") == T0 + dt.timedelta(minutes=7)
+
+
+def test_a_version_without_a_cursor_replaces_the_earlier_one() -> None:
+    batch = RowBatch(COLUMNS, key="id", newer_by="updated")
+    batch.extend([row("a", 5, n=1), row("a", None, n=2)])
+    assert batch.column("n") == [2]
+
+
+def test_arrow_table_types_json_as_text_and_adds_constant_columns() -> None:
+    loaded = Column("_loaded_at", TIMESTAMP, False)
+    props = {"Favorite Color": "blue", "nested": [1, {"z": None}]}
+    batch = RowBatch.of(
+        COLUMNS, [row("a", 0, props=props, x=1.5, ok=True), row("b", None)]
+    )
+    table = batch.to_arrow(extra=[(loaded, T0)])
+    assert table.schema.field("id").nullable is False
+    assert table.schema.field("props").type == pa.string()
+    assert table.schema.field("updated").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("n").type == pa.int64()
+    values = table.to_pylist()
+    assert orjson.loads(values[0]["props"]) == props
+    assert values[1]["props"] is None
+    assert values[1]["updated"] is None
+    assert [v["_loaded_at"] for v in values] == [T0, T0]
+    assert values[0]["x"] == 1.5
+    assert values[0]["ok"] is True
+
+
+def test_an_empty_batch_has_no_newest_value() -> None:
+    batch = RowBatch(COLUMNS, key="id", newer_by="updated")
+    assert len(batch) == 0
+    assert batch.newest("updated") is None
+    assert batch.to_arrow().num_rows == 0
