@@ -72,7 +72,10 @@ class KlaviyoClient:
     Thread-safe: tables may sync concurrently through one client. One client
     (or one shared `pacer`) per Klaviyo account, since limits are per account.
     `clock` and `sleep` replace the real ones in tests; `time_scale` tells the
-    pacer that a sandbox's rate-limit windows run that many times faster."""
+    pacer that a sandbox's rate-limit windows run that many times faster.
+    `pacing=False` sends without waiting for Klaviyo's published limits: only
+    for a server that has none (a sandbox started with `--rate-limits off`);
+    a 429 is still honoured."""
 
     def __init__(
         self,
@@ -91,8 +94,10 @@ class KlaviyoClient:
         on_request: Callable[[RequestInfo], None] | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        pacing: bool = True,
     ) -> None:
         self._key = _checked_key(api_key)
+        self._pacing = pacing
         self.base_url = _checked_base_url(base_url)
         self._origin = urlsplit(self.base_url).netloc.lower()
         self._clock = clock or (pacer.clock if pacer else time.monotonic)
@@ -230,7 +235,8 @@ class KlaviyoClient:
         defaults: tuple[tuple[int, float], ...],
         body: bytes | None,
     ) -> Any:
-        self.stats.record_pacing(self.pacer.acquire(bucket, defaults))
+        if self._pacing:
+            self.stats.record_pacing(self.pacer.acquire(bucket, defaults))
         sent_at = self._clock()
         headers = {"content-type": JSONAPI} if body is not None else None
         started = time.perf_counter()
