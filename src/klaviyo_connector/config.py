@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     lookback_days: int = Field(default=14, ge=0, le=3650)
     stats_history_days: int = Field(default=730, ge=0, le=3650)
     tables: Annotated[tuple[str, ...], NoDecode] = TABLES
+    # Tuning, passed to the engine as is: profiles committed per load (a killed
+    # sync resumes from the last commit) and the HTTP budget per request.
+    profile_chunk_rows: int = Field(default=20_000, ge=1)
+    timeout: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    max_wait: float = Field(default=300.0, gt=0)
 
     _file_values: ClassVar[dict[str, Any]] = {}
 

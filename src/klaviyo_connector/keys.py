@@ -72,11 +72,17 @@ def redact(text: str, *secrets: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks private keys in every record that passes through a handler."""
+    """Masks private keys in every record that passes through a handler, its
+    traceback included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text, so the masked traceback is what prints.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True

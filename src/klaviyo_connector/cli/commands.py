@@ -26,6 +26,7 @@ from klaviyo_connector.cli.render import (
     show_summary,
     style_of,
     verdict,
+    warned_tables,
 )
 from klaviyo_connector.config import SyncConfig
 from klaviyo_connector.errors import ConfigError
@@ -120,14 +121,31 @@ def run_and_report(edge: Edge, cfg: SyncConfig, request: RunRequest) -> RunResul
 
     with live_progress(edge.err, edge.verbosity >= 0) as progress:
         result = run_sync(cfg, request, progress)
-    if edge.verbosity >= 0 or result.status != RunStatus.SUCCEEDED:
+    if (
+        edge.verbosity >= 0
+        or result.status != RunStatus.SUCCEEDED
+        or warned_tables(result)
+    ):
         show_summary(edge.out, result)
     edge.out.print(verdict(result), style=style_of(result), markup=False)
     return result
 
 
-def _exit_for(result: RunResult) -> typer.Exit:
-    return typer.Exit(EXIT_OK if result.status == RunStatus.SUCCEEDED else EXIT_FAILED)
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Exit 1 when a table loaded but raised a warning (e.g. nothing "
+        "loaded although Klaviyo lists records).",
+    ),
+]
+
+
+def _exit_for(result: RunResult, strict: bool = False) -> typer.Exit:
+    ok = result.status == RunStatus.SUCCEEDED
+    if strict and warned_tables(result):
+        ok = False
+    return typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
 def sync(
@@ -150,6 +168,7 @@ def sync(
     conversion_metric: MetricOpt = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
+    strict: StrictOpt = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -175,7 +194,7 @@ def sync(
             tables=settings.tables, lookback_days=settings.lookback_days
         )
         result = run_and_report(edge, settings.sync_config(), request)
-    raise _exit_for(result)
+    raise _exit_for(result, strict)
 
 
 def _range(start: str, end: str | None) -> tuple[dt.datetime, dt.datetime]:

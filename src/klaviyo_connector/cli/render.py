@@ -86,6 +86,8 @@ def show_summary(out: Console, result: RunResult) -> None:
         grid.add_column(name, justify=justify)  # type: ignore[arg-type]
     for table in result.tables.values():
         status = "[green]ok[/]" if table.ok else "[red]failed[/]"
+        if table.ok and table.warnings:
+            status = "[yellow]warning[/]"
         grid.add_row(
             table.table,
             status,
@@ -114,8 +116,20 @@ def verdict(result: RunResult) -> str:
         )
     if status == "failed":
         return "Sync failed: no table loaded."
+    warned = warned_tables(result)
+    if warned:
+        return (
+            f"Sync succeeded with warnings: {len(result.tables)} tables loaded; "
+            f"check {', '.join(warned)} (warnings above)."
+        )
     return f"Sync succeeded: {len(result.tables)} tables loaded."
 
 
+def warned_tables(result: RunResult) -> list[str]:
+    return [t.table for t in result.tables.values() if t.warnings]
+
+
 def style_of(result: RunResult) -> str:
+    if result.status.value == "succeeded" and warned_tables(result):
+        return "yellow"
     return _STATUS_STYLE.get(result.status.value, "red")

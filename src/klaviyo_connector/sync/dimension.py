@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from klaviyo_connector.errors import ConnectorError
 from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.load.warehouse import TableSpec
-from klaviyo_connector.reports.base import DimensionReport, Row, index_included
+from klaviyo_connector.reports.base import (
+    DimensionReport,
+    Row,
+    format_filter_time,
+    index_included,
+)
 from klaviyo_connector.sync.context import RunContext, TableRun
 from klaviyo_connector.sync.windows import (
     Window,
@@ -15,6 +22,7 @@ from klaviyo_connector.sync.windows import (
     dimension_filter,
     incremental_window,
     progress_point,
+    stored_point_after,
 )
 
 
@@ -25,13 +33,32 @@ def table_spec(report: DimensionReport) -> TableSpec:
 def _window(ctx: RunContext, report: DimensionReport) -> Window:
     if ctx.historical:
         return Window(ctx.request.start, ctx.request.end)
-    return incremental_window(ctx.cursors.get(report.table), ctx.lookback)
+    state = ctx.cursors.get(report.table)
+    return incremental_window(state, ctx.lookback, ctx.started_at)
+
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+@dataclass
+class Tally:
+    """What Klaviyo sent, for the checks that keep a quiet failure from
+    passing as a success."""
+
+    read: int = 0  # records Klaviyo returned
+    repeated: int = 0  # boundary records a greater-than filter returned again
+    future: int = 0  # records dated ahead of the clock
 
 
 def read_rows(
-    ctx: RunContext, report: DimensionReport, window: Window, run: TableRun
+    ctx: RunContext,
+    report: DimensionReport,
+    window: Window,
+    run: TableRun,
+    tally: Tally | None = None,
 ) -> Iterator[list[Row]]:
     """Rows page by page, across every variant (channel, archived...)."""
+    tally = tally or Tally()
     for variant in report.variants:
         params = {**report.params, "page[size]": str(report.page_size)}
         condition = dimension_filter(report, variant, window, strict=ctx.historical)
@@ -40,11 +67,18 @@ def read_rows(
         for page in ctx.client.paginate(report.endpoint, params):
             included = index_included(page.included)
             rows = []
+            tally.read += len(page.data)
             for resource in page.data:
                 row = report.to_row(resource, included)
                 row.update(variant.extra)
-                if not ctx.historical or window.contains(row[report.cursor_field]):
+                moment = row[report.cursor_field]
+                if ctx.historical:
+                    if window.contains(moment):
+                        rows.append(row)
+                elif window.asked_for(moment):
                     rows.append(row)
+                else:
+                    tally.repeated += 1
             yield rows
             run.step()
 
@@ -70,16 +104,20 @@ class DimensionSync:
         self.newest: dt.datetime | None = None
         chunk = ctx.cfg.profile_chunk_rows if report.chunk_rows else None
         self.chunk_rows = chunk
+        self.tally = Tally()
 
     def sync(self) -> None:
         window = _window(self.ctx, self.report)
-        for rows in read_rows(self.ctx, self.report, window, self.run):
+        rows_of = read_rows(self.ctx, self.report, window, self.run, self.tally)
+        for rows in rows_of:
             for row in rows:
                 key = row[self.report.key]
                 self.pending[key] = _newer(self.pending.get(key), row, self._cursor)
             if self.chunk_rows and len(self.pending) >= self.chunk_rows:
                 self._commit(final=False)
         self._commit(final=True)
+        if not self.ctx.historical:
+            self.run.result.warnings.extend(self._warnings())
 
     @property
     def _cursor(self) -> str:
@@ -88,10 +126,15 @@ class DimensionSync:
     def _commit(self, *, final: bool) -> None:
         rows = list(self.pending.values())
         self.pending = {}
+        # Records edited while the run reads are normal; only a date ahead of
+        # the clock (beyond any skew) is an anomaly worth a warning.
+        ahead_of = dt.datetime.now(dt.UTC) + CLOCK_SKEW
         for row in rows:
             moment = row.get(self._cursor)
             if moment is not None and (self.newest is None or moment > self.newest):
                 self.newest = moment
+            if moment is not None and moment > ahead_of:
+                self.tally.future += 1
         state = None if self.ctx.historical else self._next_state(final)
         if state == self.state and not rows:
             return
@@ -110,3 +153,53 @@ class DimensionSync:
         if final:
             return advance(self.state, table, self.newest, started)
         return progress_point(self.state, table, self.newest, started)
+
+    def _warnings(self) -> list[str]:
+        """Signs that a run which raised no error may still have missed data."""
+        table, tally, loaded = self.report.table, self.tally, self.run.result.rows
+        stored = self.ctx.cursors.get(table)
+        first = stored is None
+        warnings = []
+        ahead = stored_point_after(stored, self.ctx.started_at)
+        if ahead is not None:
+            warnings.append(
+                f"The stored cursor ({_iso(ahead)}) was later than this run's start; "
+                "the run read from its start instead and the cursor is reset to it."
+            )
+        if tally.future:
+            warnings.append(
+                f"{tally.future} record(s) are dated in the future (latest "
+                f"{_iso(self.newest)}): loaded, but the cursor stops at the run's "
+                "start so later changes are not skipped."
+            )
+        if tally.read - tally.repeated > 0 and loaded == 0:
+            warnings.append(
+                f"Klaviyo returned {tally.read - tally.repeated} {table} record(s) "
+                "but none were loaded; this is a connector bug, please report it."
+            )
+        elif loaded == 0 and first and self._listing_has_records():
+            warnings.append(
+                f"This first sync loaded no {table} rows although Klaviyo lists "
+                f"{table} records; check that the key belongs to the right account "
+                "and report it if it does."
+            )
+        return warnings
+
+    def _listing_has_records(self) -> bool:
+        """One unfiltered record per variant: is the table empty in Klaviyo?"""
+        report = self.report
+        try:
+            for variant in report.variants:
+                params = {"page[size]": "1"}
+                condition = dimension_filter(report, variant, Window(), strict=False)
+                if condition:
+                    params["filter"] = condition
+                if self.ctx.client.get(report.endpoint, params).get("data"):
+                    return True
+        except ConnectorError:
+            return False
+        return False
+
+
+def _iso(moment: dt.datetime | None) -> str:
+    return "unknown" if moment is None else format_filter_time(moment)

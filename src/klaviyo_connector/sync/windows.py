@@ -27,16 +27,44 @@ class Window:
             return False
         return self.upper is None or moment < self.upper
 
+    def asked_for(self, moment: dt.datetime | None) -> bool:
+        """Whether an incremental read's greater-than filter asked for a record:
+        a filter that also returns its boundary must not reload (or recount)
+        records from before the window."""
+        if moment is None or self.lower is None:
+            return True
+        return moment > self.lower - BOUNDARY
 
-def incremental_window(state: CursorState | None, lookback: dt.timedelta) -> Window:
-    """From the resume point of an unfinished sync, else cursor minus lookback."""
+
+def incremental_window(
+    state: CursorState | None,
+    lookback: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> Window:
+    """From the resume point of an unfinished sync, else cursor minus lookback.
+    A stored point later than `now` (a clock that ran ahead) reads from `now`,
+    so no change made since is skipped."""
     if state is None:
         return Window()
     if state.resume_after is not None:
-        return Window(lower=state.resume_after)
+        return Window(lower=_not_after(state.resume_after, now))
     if state.cursor is None:
         return Window()
-    return Window(lower=state.cursor - lookback)
+    return Window(lower=_not_after(state.cursor, now) - lookback)
+
+
+def _not_after(moment: dt.datetime, now: dt.datetime | None) -> dt.datetime:
+    return moment if now is None else min(moment, now)
+
+
+def stored_point_after(
+    state: CursorState | None, now: dt.datetime
+) -> dt.datetime | None:
+    """The stored cursor or resume point when it lies after `now`, else None."""
+    if state is None:
+        return None
+    point = state.resume_after or state.cursor
+    return point if point is not None and point > now else None
 
 
 def dimension_filter(
@@ -84,11 +112,13 @@ def advance(
         for moment in (
             state.cursor if state else None,
             state.resume_after if state else None,
-            min(newest, run_started_at) if newest else None,
+            newest,
         )
         if moment is not None
     ]
-    return CursorState(table, max(candidates) if candidates else None, None)
+    if not candidates:
+        return CursorState(table, None, None)
+    return CursorState(table, min(max(candidates), run_started_at), None)
 
 
 def progress_point(
@@ -101,5 +131,6 @@ def progress_point(
     resume point at the newest updated value committed so far."""
     resume = min(newest, run_started_at) if newest else None
     if state is not None and state.resume_after and resume:
-        resume = max(resume, state.resume_after)
-    return CursorState(table, state.cursor if state else None, resume)
+        resume = min(max(resume, state.resume_after), run_started_at)
+    cursor = state.cursor if state else None
+    return CursorState(table, cursor and min(cursor, run_started_at), resume)

@@ -1,0 +1,149 @@
+"""Server errors, dropped connections, timeouts, DNS failures, cut-short and
+non-JSON bodies: retried with backoff and survived; when they persist, one
+clear error naming the endpoint fails only that table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.faults.support import (
+    FlakyDns,
+    assert_converged,
+    config,
+    serve,
+    small,
+    spy_on_client,
+    sync,
+)
+
+from klaviyo_connector.sandbox import Sandbox
+from klaviyo_connector.sync.models import RunStatus
+
+pytestmark = pytest.mark.slow
+
+# (fault options, engine overrides, what the final error says)
+TRANSIENT: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "500": ({"kind": "status", "status": 500}, {}, "(500 error: "),
+    "502": ({"kind": "status", "status": 502}, {}, "(502 error: "),
+    "503": ({"kind": "status", "status": 503}, {}, "(503 error: "),
+    "504": ({"kind": "status", "status": 504}, {}, "(504 error: "),
+    "reset": (
+        {"kind": "reset"},
+        {},
+        ": the connection was reset or closed mid-answer.",
+    ),
+    "timeout": (
+        {"kind": "slow", "delay": 1.5},
+        {"timeout": 0.4},
+        ": the answer timed out.",
+    ),
+    "truncated": (
+        {"kind": "truncated"},
+        {},
+        "answered 200 with a body that is not valid JSON (cut short or malformed).",
+    ),
+    "html 403": (
+        {"kind": "html", "status": 403},
+        {},
+        "answered 403 with an HTML page instead of Klaviyo's JSON.",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSIENT))
+def test_a_passing_fault_is_retried_and_the_data_is_whole(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault, overrides, _ = TRANSIENT[name]
+    sandbox = Sandbox(small())
+    spy = spy_on_client(monkeypatch)
+    with serve(sandbox) as running:
+        sandbox.faults.add(**fault, count=2, path="/api/lists")
+        cfg = config(running, tmp_path, **overrides)
+        result = sync(cfg, "list")
+
+        assert result.status == RunStatus.SUCCEEDED, result.tables
+        assert sandbox.requests.faulted == 2
+        assert spy.stats.retries == 2
+        # Backoff, not a hammering loop: the first step waits at least 0.25 s.
+        assert spy.stats.waited >= 0.25 + 0.5
+        assert_converged(cfg, sandbox, ("list",))
+
+
+@pytest.mark.parametrize("name", list(TRANSIENT))
+def test_a_persistent_fault_fails_its_table_with_a_clear_error(
+    name: str, tmp_path: Path
+) -> None:
+    fault, overrides, says = TRANSIENT[name]
+    sandbox = Sandbox(small())
+    with serve(sandbox) as running:
+        sandbox.faults.add(**fault, count=None, path="/api/lists")
+        cfg = config(running, tmp_path, max_attempts=2, **overrides)
+        result = sync(cfg, "list", "segment")
+
+        assert result.status == RunStatus.PARTIAL
+        error = result.tables["list"].error or ""
+        assert "GET /api/lists" in error
+        assert says in error, error
+        assert error.endswith("Gave up after 2 attempts.")
+        assert result.tables["list"].fix
+        assert result.tables["segment"].ok
+
+        sandbox.faults.clear()
+        assert_converged(cfg, sandbox, ("list", "segment"))
+
+
+def test_an_html_400_from_a_proxy_is_a_clear_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    sandbox = Sandbox(small())
+    with serve(sandbox) as running:
+        sandbox.faults.add("html", status=400, count=None, path="/api/segments")
+        result = sync(config(running, tmp_path), "list", "segment")
+
+        assert result.status == RunStatus.PARTIAL
+        segment = result.tables["segment"]
+        assert segment.error == (
+            "GET /api/segments answered 400 with an HTML page instead of "
+            "Klaviyo's JSON."
+        )
+        assert "proxy or firewall" in (segment.fix or "")
+        # A 400 proxy page is not retried: it would not change.
+        assert sandbox.requests[("GET", "/api/segments")] == 1
+        assert result.tables["list"].ok
+
+
+def test_a_failed_dns_lookup_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = Sandbox(small())
+    spy = spy_on_client(monkeypatch, transport=FlakyDns(failures=2))
+    with serve(sandbox) as running:
+        cfg = config(running, tmp_path)
+        result = sync(cfg, "list")
+
+        assert result.status == RunStatus.SUCCEEDED, result.tables
+        assert spy.stats.retries == 2
+        assert_converged(cfg, sandbox, ("list",))
+
+
+def test_an_unresolvable_host_names_the_endpoint_and_dns(tmp_path: Path) -> None:
+    sandbox = Sandbox(small())
+    with serve(sandbox) as running:
+        cfg = config(
+            running, tmp_path, base_url="http://klaviyo-fault.invalid", max_attempts=2
+        )
+        result = sync(cfg, "list", "segment")
+
+    assert result.status == RunStatus.FAILED
+    for table, path in (("list", "/api/lists"), ("segment", "/api/segments")):
+        assert result.tables[table].error == (
+            f"Could not reach Klaviyo at klaviyo-fault.invalid for GET {path}: "
+            "the host name did not resolve (DNS). Gave up after 2 attempts."
+        )
+        assert result.tables[table].fix == (
+            "Check the network and the base URL; the next run retries."
+        )
+    assert sandbox.requests.total == 0
