@@ -99,6 +99,8 @@ class DimensionSync:
     def __init__(self, ctx: RunContext, report: DimensionReport) -> None:
         self.ctx, self.report = ctx, report
         self.state = ctx.cursors.get(report.table)
+        if stored_point_after(self.state, ctx.started_at):
+            self.state = CursorState(report.table)  # untrusted: read it all again
         self.run = TableRun(ctx, report.table, (report.endpoint,))
         self.pending: dict[str, Row] = {}
         self.newest: dt.datetime | None = None
@@ -163,8 +165,9 @@ class DimensionSync:
         ahead = stored_point_after(stored, self.ctx.started_at)
         if ahead is not None:
             warnings.append(
-                f"The stored cursor ({_iso(ahead)}) was later than this run's start; "
-                "the run read from its start instead and the cursor is reset to it."
+                f"The stored cursor ({_iso(ahead)}) was later than this run's start, "
+                "so it could not be trusted: the whole table was read again and the "
+                "cursor now stops at the run's start."
             )
         if tally.future:
             warnings.append(

@@ -42,19 +42,15 @@ def incremental_window(
     now: dt.datetime | None = None,
 ) -> Window:
     """From the resume point of an unfinished sync, else cursor minus lookback.
-    A stored point later than `now` (a clock that ran ahead) reads from `now`,
-    so no change made since is skipped."""
-    if state is None:
+    A stored point later than `now` (a clock that ran ahead) cannot say what
+    was loaded, so everything is read again rather than skipped."""
+    if state is None or (now is not None and stored_point_after(state, now)):
         return Window()
     if state.resume_after is not None:
-        return Window(lower=_not_after(state.resume_after, now))
+        return Window(lower=state.resume_after)
     if state.cursor is None:
         return Window()
-    return Window(lower=_not_after(state.cursor, now) - lookback)
-
-
-def _not_after(moment: dt.datetime, now: dt.datetime | None) -> dt.datetime:
-    return moment if now is None else min(moment, now)
+    return Window(lower=state.cursor - lookback)
 
 
 def stored_point_after(
