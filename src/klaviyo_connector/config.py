@@ -75,6 +75,8 @@ class SyncConfig(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
     max_wait: float = Field(default=300.0, gt=0)
     profile_chunk_rows: int = Field(default=20_000, ge=1)
+    # Off only for a server without rate limits (a sandbox with --rate-limits off).
+    pacing: bool = True
     # How far back the first sync of campaign_performance_stats reads; later
     # syncs re-read only the lookback window.
     stats_history_days: int = Field(default=730, ge=0)
@@ -116,6 +118,7 @@ class Settings(BaseSettings):
     timeout: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     max_wait: float = Field(default=300.0, gt=0)
+    pacing: bool = True
 
     _file_values: ClassVar[dict[str, Any]] = {}
 

@@ -168,6 +168,7 @@ def run_sync(
         timeout=cfg.timeout,
         max_attempts=cfg.max_attempts,
         max_wait=cfg.max_wait,
+        pacing=cfg.pacing,
     ) as client:
         ctx = RunContext(cfg, normalized, client, warehouse, started, cursors, progress)
         _collect(ctx, result)
