@@ -78,7 +78,8 @@ class TableRun:
     def step(self, rows_loaded: int = 0) -> None:
         """After each page or commit: update counters, tell the listener."""
         self.ctx.check_cancelled()
-        self.result.rows += rows_loaded
+        if rows_loaded:  # only the loading thread loads; readers just report
+            self.result.rows += rows_loaded
         self.result.requests = self.requests
         self.ctx.emit(Progress(self.result.table, self.result.rows, self.requests))
 
