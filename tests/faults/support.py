@@ -5,7 +5,6 @@ warehouse equals the sandbox's ground truth."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -277,12 +276,3 @@ class FlakyDns(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def with_backoff_cap(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """Short backoff steps so persistent-failure tests end quickly."""
-    monkeypatch.setattr(
-        engine,
-        "KlaviyoClient",
-        functools.partial(KlaviyoClient, backoff_initial=0.05, backoff_max=seconds),
-    )
