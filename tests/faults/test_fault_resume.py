@@ -69,8 +69,9 @@ def _load_folder(tmp_path: Path) -> Path:
 
 
 def _committed_packages(load: Path) -> int:
-    """Load packages dlt finished: each holds one committed profile chunk."""
-    return len(list(load.glob("loaded/*/completed_jobs/profile.*.parquet")))
+    """Load packages dlt finished: each holds one committed profile chunk (the
+    job files themselves are deleted once loaded; the package record stays)."""
+    return len(list(load.glob("loaded/*/package_completed.json")))
 
 
 def _loading(load: Path) -> bool:

@@ -43,8 +43,11 @@ def quiet_dlt() -> None:
     """No usage telemetry and no progress chatter from dlt, unless set otherwise.
 
     Rows arrive as Arrow tables, which dlt loads without its lineage columns
-    unless asked; every table keeps `_dlt_load_id` and `_dlt_id`."""
+    unless asked; every table keeps `_dlt_load_id` and `_dlt_id`. Loaded
+    packages would keep a copy of every profile in the working folder, so
+    their job files are deleted once the warehouse has them."""
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
