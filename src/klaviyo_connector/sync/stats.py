@@ -128,6 +128,11 @@ class StatsSync:
                 rows[tuple(row[k] for k in self.report.key)] = row
             self.run.step()
         complete = [r for r in rows.values() if all(r[k] for k in self.report.key)]
+        if len(complete) < len(rows):
+            self.run.result.warnings.append(
+                f"{len(rows) - len(complete)} report rows from {start:%Y-%m-%d} to "
+                f"{end:%Y-%m-%d} had no campaign, message or channel and were skipped."
+            )
         state = self._synced_state() if mark_synced else None
         loaded = self.ctx.warehouse.load(
             table_spec(self.report),
