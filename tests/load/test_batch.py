@@ -36,11 +36,15 @@ def row(ident: str, minutes: int | None, **extra: object) -> dict[str, object]:
 
 def test_keeps_one_row_per_key_and_the_newest_version() -> None:
     batch = RowBatch(COLUMNS, key="id", newer_by="updated")
-    batch.extend([row("a", 5, n=1), row("b", 1), row("a", 3, n=2), row("a", 7, n=3)])
-    assert len(batch) == 2
-    assert batch.column("id") == ["a", "b"]
-    assert batch.column("n") == [3, None]
+    batch.extend([row("a", 5, n=1), row("b", 1)])
+    batch.extend([row("a", 3, n=2), row("a", 7, n=3)])
+    assert len(batch) == 4  # versions are folded when the batch is read
+    assert sorted(zip(batch.column("id"), batch.column("n"), strict=True)) == [
+        ("a", 3),
+        ("b", None),
+    ]
     assert batch.newest("updated") == T0 + dt.timedelta(minutes=7)
+    assert batch.count_after("updated", T0 + dt.timedelta(minutes=4)) == 2
 
 
 def test_a_version_without_a_cursor_replaces_the_earlier_one() -> None:
@@ -73,4 +77,5 @@ def test_an_empty_batch_has_no_newest_value() -> None:
     batch = RowBatch(COLUMNS, key="id", newer_by="updated")
     assert len(batch) == 0
     assert batch.newest("updated") is None
+    assert batch.count_after("updated", T0) == 0
     assert batch.to_arrow().num_rows == 0

@@ -1,9 +1,12 @@
-"""Rows in bulk: kept as columns while they wait, handed to dlt as Arrow.
+"""Rows in bulk: each page becomes Arrow columns at once, a commit hands dlt
+one Arrow table.
 
-A pending chunk of 20,000 profiles as Python dicts is millions of small objects
-that the garbage collector walks again and again; as columns with JSON already
-serialized it is a few long lists of strings. dlt then writes the Arrow table
-straight to Parquet (or INSERTs) instead of normalizing row by row.
+Pending rows kept as Python objects cost several times their size, keep the
+garbage collector busy, and (worse) pin the allocator's memory of every page
+they came from, so a process grows with the account. Copied into Arrow buffers
+per page, they take about their serialized size and every page's objects are
+freed whole. dlt then writes the table straight to Parquet (or INSERTs)
+instead of normalizing row by row.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ def _json_text(value: Any) -> bytes | None:
 
 
 class RowBatch:
-    """Rows of one table as columns, optionally one per `key`, the newest by
-    `newer_by` winning (a record re-read later in the same sync may be newer)."""
+    """Rows of one table as Arrow record batches. With a `key`, one row per
+    key comes out: a record re-read later in the same sync may be newer, so the
+    later version wins unless its `newer_by` value is older."""
 
     def __init__(
         self,
@@ -59,11 +63,17 @@ class RowBatch:
         key: str | None = None,
         newer_by: str | None = None,
     ) -> None:
+        import pyarrow as pa
+
         self.columns = tuple(columns)
-        self._values: dict[str, list[Any]] = {c.name: [] for c in self.columns}
-        self._json = frozenset(c.name for c in self.columns if c.data_type == JSON)
+        self.schema = pa.schema(
+            [
+                pa.field(c.name, arrow_type(c.data_type), nullable=c.nullable)
+                for c in self.columns
+            ]
+        )
         self._key, self._newer_by = key, newer_by
-        self._where: dict[Any, int] = {}
+        self._batches: list[pa.RecordBatch] = []
         self._size = 0
 
     @classmethod
@@ -73,58 +83,85 @@ class RowBatch:
         return batch
 
     def __len__(self) -> int:
+        """Rows held, counting versions of one key that a commit folds."""
         return self._size
 
     def extend(self, rows: Iterable[Row]) -> None:
-        for row in rows:
-            self.add(row)
-
-    def add(self, row: Row) -> None:
-        if self._key is None:
-            self._append(row)
-            return
-        ident = row[self._key]
-        at = self._where.get(ident)
-        if at is None:
-            self._where[ident] = self._size
-            self._append(row)
-        elif self._replaces(at, row):
-            for name, values in self._values.items():
-                values[at] = self._cell(name, row.get(name))
-
-    def _append(self, row: Row) -> None:
-        for name, values in self._values.items():
-            values.append(self._cell(name, row.get(name)))
-        self._size += 1
-
-    def _cell(self, name: str, value: Any) -> Any:
-        return _json_text(value) if name in self._json else value
-
-    def _replaces(self, at: int, row: Row) -> bool:
-        if self._newer_by is None:
-            return True
-        old, new = self._values[self._newer_by][at], row.get(self._newer_by)
-        return old is None or new is None or new >= old
-
-    def newest(self, name: str) -> dt.datetime | None:
-        """The latest non-null value of a timestamp column."""
-        return max((v for v in self._values[name] if v is not None), default=None)
-
-    def column(self, name: str) -> list[Any]:
-        """One column's values (JSON columns as serialized bytes)."""
-        return self._values[name]
-
-    def to_arrow(self, extra: Sequence[tuple[Column, Any]] = ()) -> pa.Table:
-        """The rows as an Arrow table; `extra` adds constant columns."""
+        """Copy rows (one page, typically) into Arrow columns."""
         import pyarrow as pa
 
-        fields, arrays = [], []
-        for column in self.columns:
-            kind = arrow_type(column.data_type)
-            fields.append(pa.field(column.name, kind, nullable=column.nullable))
-            arrays.append(pa.array(self._values[column.name], kind))
+        rows = list(rows)
+        if not rows:
+            return
+        arrays = []
+        for column, field in zip(self.columns, self.schema, strict=True):
+            values = [row.get(column.name) for row in rows]
+            if column.data_type == JSON:
+                values = [_json_text(value) for value in values]
+            arrays.append(pa.array(values, field.type))
+        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self._size += len(rows)
+
+    def _table(self) -> pa.Table:
+        import pyarrow as pa
+
+        return pa.Table.from_batches(self._batches, schema=self.schema)
+
+    def newest(self, name: str) -> dt.datetime | None:
+        """The latest value of a timestamp column, None when all are null."""
+        import pyarrow.compute as pc
+
+        if not self._size:
+            return None
+        latest: dt.datetime | None = pc.max(self._table().column(name)).as_py()
+        return latest
+
+    def count_after(self, name: str, moment: dt.datetime) -> int:
+        """Rows whose timestamp column lies after `moment`."""
+        import pyarrow.compute as pc
+
+        if not self._size:
+            return 0
+        after = pc.greater(self._table().column(name), moment)
+        return int(pc.sum(after).as_py() or 0)
+
+    def column(self, name: str) -> list[Any]:
+        """One column's values after folding (JSON columns as text)."""
+        return list(self.to_arrow().column(name).to_pylist())
+
+    def to_arrow(self, extra: Sequence[tuple[Column, Any]] = ()) -> pa.Table:
+        """The rows as one Arrow table; `extra` adds constant columns."""
+        import pyarrow as pa
+
+        table = self._folded(self._table())
         for column, value in extra:
             kind = arrow_type(column.data_type)
-            fields.append(pa.field(column.name, kind, nullable=column.nullable))
-            arrays.append(pa.array([value] * self._size, kind))
-        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+            field = pa.field(column.name, kind, nullable=column.nullable)
+            table = table.append_column(field, pa.array([value] * len(table), kind))
+        return table
+
+    def _folded(self, table: pa.Table) -> pa.Table:
+        """One row per key. Repeats are rare (a boundary record, a record
+        edited while the sync read), so they are resolved in Python."""
+        import pyarrow.compute as pc
+
+        if self._key is None or not len(table):
+            return table
+        keys = table.column(self._key)
+        if pc.count_distinct(keys).as_py() == len(table):
+            return table
+        moments = (
+            table.column(self._newer_by).to_pylist()
+            if self._newer_by is not None
+            else [None] * len(table)
+        )
+        winners: dict[Any, int] = {}
+        for at, key in enumerate(keys.to_pylist()):
+            current = winners.get(key)
+            if current is None or _replaces(moments[current], moments[at]):
+                winners[key] = at
+        return table.take(sorted(winners.values()))
+
+
+def _replaces(old: Any, new: Any) -> bool:
+    return old is None or new is None or new >= old

@@ -136,9 +136,7 @@ class DimensionSync:
         # the clock (beyond any skew) is an anomaly worth a warning.
         ahead_of = dt.datetime.now(dt.UTC) + CLOCK_SKEW
         if newest is not None and newest > ahead_of:
-            self.tally.future += sum(
-                1 for m in rows.column(self._cursor) if m is not None and m > ahead_of
-            )
+            self.tally.future += rows.count_after(self._cursor, ahead_of)
         state = None if self.ctx.historical else self._next_state(final)
         if state == self.state and not len(rows):
             return
