@@ -59,7 +59,14 @@ def _show_counts(edge: Edge, cfg: SyncConfig) -> None:
             str(row["campaign"]), f"{row['delivered']:,}", f"{row['open_rate']}"
         )
     edge.out.print(grid)
-    edge.out.print(f'Try it yourself: duckdb {cfg.duckdb_path} "SELECT ..."')
+    # The duckdb Python package is installed with the connector; its CLI is not.
+    query = "SELECT count(*) FROM klaviyo.profile"
+    edge.out.print(
+        'Try it yourself: python -c "import duckdb; '
+        f"print(duckdb.connect('{cfg.duckdb_path}').sql('{query}'))\"",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def demo(
