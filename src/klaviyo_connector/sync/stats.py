@@ -48,16 +48,21 @@ def resolve_metric(client: Any, override: str | None) -> MetricChoice:
 
 
 def _timeframes(ctx: RunContext, report: ValuesReport) -> list[tuple[dt.datetime, ...]]:
-    """The backfill range; else the lookback window, except on a table's first
-    sync, which reads `stats_history_days` so the table starts with history."""
+    """The backfill range, or for an incremental sync: on the table's first sync
+    the last `stats_history_days`; later, everything sent since the previous
+    sync started, minus the lookback window, so a gap between syncs longer
+    than the lookback still gets its campaigns' stats."""
     if ctx.historical:
         start, end = ctx.request.start, ctx.request.end
-    elif report.table not in ctx.cursors:
-        history = dt.timedelta(days=ctx.cfg.stats_history_days)
-        start, end = ctx.started_at - max(history, ctx.lookback), ctx.started_at
     else:
-        start, end = ctx.started_at - ctx.lookback, ctx.started_at
-    if start is None or end is None:
+        end = ctx.started_at
+        previous = ctx.cursors.get(report.table)
+        if previous is None or previous.cursor is None:
+            history = dt.timedelta(days=ctx.cfg.stats_history_days)
+            start = end - max(history, ctx.lookback)
+        else:
+            start = min(previous.cursor, end) - ctx.lookback
+    if start is None or end is None or start >= end:
         return []
     return list(report_timeframes(start, end, report.max_days))
 
@@ -100,7 +105,8 @@ class StatsSync:
         frames = _timeframes(self.ctx, self.report)
         if not frames:
             self.run.result.warnings.append(
-                "The lookback window is 0 days, so no stats were re-read."
+                "The stats window is empty (lookback 0 days, no sync since the "
+                "last one), so no stats were re-read."
             )
             return
         self.metric = resolve_metric(self.ctx.client, self.ctx.cfg.conversion_metric_id)
