@@ -11,7 +11,13 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -34,6 +40,9 @@ from .settings import ServiceSettings
 from .web import Service, render
 
 log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+FAVICON = "/static/favicon.svg"
 
 
 def build_service(settings: ServiceSettings, execute: Execute | None = None) -> Service:
@@ -110,6 +119,12 @@ def _invalid_request(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": errors}, 422)
 
 
+def _favicon() -> FileResponse:
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon">, such
+    # as JSON answers; an SVG under that name is understood all the same.
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 def _add_docs(app: FastAPI) -> None:
     signed_in = [Depends(require_user)]
 
@@ -142,9 +157,8 @@ def create_app(settings: ServiceSettings, execute: Execute | None = None) -> Fas
         max_age=settings.session_max_age,
         same_site="strict",
     )
-    app.mount(
-        "/static", StaticFiles(directory=Path(__file__).parent / "static"), "static"
-    )
+    app.mount("/static", StaticFiles(directory=STATIC), "static")
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(CrossSiteRefused, _cross_site)
     app.add_exception_handler(HTTPException, _http_error)
