@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
-from tests.service.support import make_app
+from tests.service.support import make_app, wait_run
 
 
 @pytest.fixture
@@ -24,3 +26,48 @@ def test_the_icon_is_served_without_sign_in(stranger, path):
 def test_pages_name_the_icon(stranger):
     page = stranger.get("/signin").text
     assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg">' in page
+
+
+# Namespace names inside the SVG charts: identifiers, never fetched.
+_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
+_URL = re.compile(r"https?://[^\s\"'<>)]*|(?:src|href|url)[=(][\"']?//[^\s\"'<>)]*")
+
+
+def _outside(text: str, origin: str) -> list[str]:
+    found = _URL.findall(text)
+    return [u for u in found if not u.startswith((origin + "/", *_NAMESPACES))]
+
+
+def test_no_page_loads_anything_from_outside_the_app(client, sandbox):
+    created = client.post(
+        "/api/connections",
+        json={"name": "Main store", "api_key": sandbox.api_key},
+        headers={"X-CSRF-Token": client.csrf},
+    ).json()
+    cid = created["id"]
+    run = client.post(
+        f"/api/connections/{cid}/sync", headers={"X-CSRF-Token": client.csrf}
+    ).json()
+    assert wait_run(client, run["id"])["status"] == "succeeded"
+    pages = [
+        "/",
+        "/connect",
+        f"/connections/{cid}",
+        f"/connections/{cid}?tab=historical",
+        f"/connections/{cid}?tab=settings",
+        f"/connections/{cid}/setup/tables",
+        f"/connections/{cid}/setup/finish",
+        "/docs",
+        "/static/app.css",
+        "/static/live.js",
+    ]
+    origin = str(client.base_url).rstrip("/")
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert _outside(response.text, origin) == [], path
+    assert "<svg" in client.get("/").text
+    docs = client.get("/docs").text
+    assert 'src="/docs-assets/swagger-ui-bundle.js"' in docs
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200

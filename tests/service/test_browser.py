@@ -226,3 +226,31 @@ def test_wrong_key_and_missing_scope_are_explained(page, dashboard):
     page.click("text=Continue")
     expect(page.locator("input[name=tables][value=segment]")).not_to_be_checked()
     expect(page.locator(".badge.missing")).to_contain_text("segments:read")
+
+
+def test_api_page_renders_offline_with_nothing_from_outside(browser, dashboard):
+    context = browser.new_context()
+    outside: list[str] = []
+    failed: list[str] = []
+
+    def only_ours(route) -> None:
+        if route.request.url.startswith(dashboard.url + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_ours)
+    page = context.new_page()
+    page.on("response", lambda r: r.status >= 400 and failed.append(r.url))
+    page.goto(dashboard.signin_link())
+    expect(page.locator("h1")).to_have_text("Connections")
+    page.click("header >> text=API")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    expect(page.locator("#swagger-ui")).to_contain_text(
+        "/api/connections/{connection_id}"
+    )
+    shot(page, "api-docs")
+    assert outside == []
+    assert failed == []
+    context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pygal
@@ -22,6 +23,8 @@ _STYLE = Style(
     legend_font_size=11,
     title_font_size=13,
 )
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 _COMMON: dict[str, Any] = {
     "style": _STYLE,
@@ -55,7 +58,13 @@ def runs_chart(runs: list[Run]) -> str | None:
     chart.x_labels = [f"#{r.id}" for r in finished]
     chart.add("Rows loaded", rows, stroke_style={"width": 3})
     chart.add("Run time (s)", seconds, secondary=True)
-    return str(chart.render(is_unicode=True))
+    return _svg(chart)
+
+
+def _svg(chart: Any) -> str:
+    # pygal signs its output with comments naming its web site; the page should
+    # carry no address outside the dashboard.
+    return _COMMENT.sub("", str(chart.render(is_unicode=True)))
 
 
 def _ceiling(value: float) -> float:
@@ -88,7 +97,7 @@ def rates_chart(rows: list[dict[str, Any]]) -> str | None:
     chart.x_labels = labels
     chart.add("Open rate", [_percent(r["open_rate"]) for r in reversed(rows)])
     chart.add("Click rate", [_percent(r["click_rate"]) for r in reversed(rows)])
-    return str(chart.render(is_unicode=True))
+    return _svg(chart)
 
 
 def _percent(value: Any) -> float | None:
