@@ -12,6 +12,7 @@ import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -38,7 +39,17 @@ def _clean_base_url(value: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
     # Base URLs are host and port only; paths already start with /api.
-    return url.removesuffix("/api")
+    url = url.removesuffix("/api")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"{url!r} has no host name")
+    if parts.path or parts.query or parts.fragment:
+        rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
+        raise ValueError(
+            f"must be the address alone, without {rest!r} after it "
+            f"(e.g. https://a.klaviyo.com, or {parts.scheme}://{parts.netloc})"
+        )
+    return url
 
 
 def parse_tables(value: Any) -> tuple[str, ...]:
@@ -186,15 +197,30 @@ def permission_warnings(path: Path, values: dict[str, Any]) -> list[str]:
     return []
 
 
-def _problems(error: ValidationError) -> str:
+def _problems(error: ValidationError) -> list[str]:
+    """One line per problem, `where: what.`, each a finished sentence."""
     lines = []
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "settings"
-        message = problem["msg"].removeprefix("Value error, ")
+        message = problem["msg"].removeprefix("Value error, ").rstrip(".")
         if problem["type"] == "extra_forbidden":
             message = "unknown setting"
-        lines.append(f"  {where}: {message}")
-    return "\n".join(lines)
+        lines.append(f"{where}: {message}.")
+    return lines
+
+
+def _settings_error(error: ValidationError) -> ConfigError:
+    problems = _problems(error)
+    if len(problems) == 1:
+        return ConfigError(
+            f"A setting has a problem: {problems[0]}",
+            fix="Fix it in the flags, KLAVIYO_* variables or the config file.",
+        )
+    listing = "\n".join(f"  {line}" for line in problems)
+    return ConfigError(
+        f"The settings have {len(problems)} problems:\n{listing}",
+        fix="Fix them in the flags, KLAVIYO_* variables or the config file.",
+    )
 
 
 def load_settings(
@@ -211,8 +237,5 @@ def load_settings(
     try:
         settings = _FromFile(**given)
     except ValidationError as exc:
-        raise ConfigError(
-            f"The settings have problems:\n{_problems(exc)}",
-            fix="Fix them in the flags, KLAVIYO_* variables or the config file.",
-        ) from exc
+        raise _settings_error(exc) from exc
     return settings, warnings

@@ -32,7 +32,14 @@ class ConnectorError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        return f"{self.message} {self.fix}".strip() if self.fix else self.message
+        if not self.fix:
+            return self.message
+        message = self.message.rstrip()
+        if "\n" in message:  # a list of problems: the fix goes on its own line
+            return f"{message}\n{self.fix}"
+        if not message.endswith((".", "!", "?")):
+            message += "."
+        return f"{message} {self.fix}"
 
 
 class ConfigError(ConnectorError):

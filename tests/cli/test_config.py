@@ -95,3 +95,42 @@ def test_base_url_is_host_only_and_the_key_stays_masked() -> None:
     assert cfg.base_url == "http://127.0.0.1:8765"
     assert KEY not in repr(cfg)
     assert "pk_…wxyz" in repr(cfg)
+
+
+def test_one_problem_reads_as_one_sentence_then_the_fix() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tables="foo")
+    assert str(caught.value) == (
+        "A setting has a problem: tables: unknown table(s) foo; choose from "
+        "campaign, list, segment, profile, campaign_performance_stats. "
+        "Fix it in the flags, KLAVIYO_* variables or the config file."
+    )
+
+
+def test_several_problems_are_one_per_line_and_the_fix_on_its_own() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(base_url="ftp://x", tables="foo")
+    assert str(caught.value).splitlines() == [
+        "The settings have 2 problems:",
+        "  base_url: must start with http:// or https://.",
+        "  tables: unknown table(s) foo; choose from campaign, list, segment, "
+        "profile, campaign_performance_stats.",
+        "Fix them in the flags, KLAVIYO_* variables or the config file.",
+    ]
+
+
+def test_a_message_without_a_full_stop_still_ends_before_its_fix() -> None:
+    error = ConfigError("no stop here", fix="Do this.")
+    assert str(error) == "no stop here. Do this."
+    assert str(ConfigError("Ends.", fix="Do this.")) == "Ends. Do this."
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765/api/v2", "https://a.klaviyo.com/x", "http://h?q=1"]
+)
+def test_a_base_url_with_a_path_is_refused_with_the_address_to_use(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(base_url=url)
+    text = str(caught.value)
+    assert "base_url: must be the address alone, without" in text
+    assert "e.g. https://a.klaviyo.com" in text

@@ -8,8 +8,10 @@ import httpx
 import pytest
 from tests.client.client_support import KEY, Script, doc, error, html, resources
 
+from klaviyo_connector.client import KlaviyoClient
 from klaviyo_connector.errors import (
     AuthenticationError,
+    ConfigError,
     InvalidRequestError,
     KlaviyoError,
     PermissionDeniedError,
@@ -18,6 +20,7 @@ from klaviyo_connector.errors import (
     TransportError,
     UnexpectedResponseError,
 )
+from klaviyo_connector.keys import ApiKey
 
 OK = doc(resources("profile", "p1"))
 
@@ -364,3 +367,10 @@ def test_key_never_appears_in_errors_or_logs(make_client, caplog, answer):
     for text in texts:
         assert KEY not in text
         assert KEY[3:] not in text
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/api/v2", "https://h/x?y=1"])
+def test_a_base_url_with_a_path_is_a_config_error(url):
+    with pytest.raises(ConfigError) as caught:
+        KlaviyoClient(ApiKey(KEY), base_url=url)
+    assert "has a path; it is the address alone" in str(caught.value)

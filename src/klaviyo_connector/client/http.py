@@ -63,6 +63,11 @@ def _checked_base_url(base_url: str) -> str:
             f"The Klaviyo base URL {url!r} is not an http(s) address.",
             fix="Use https://a.klaviyo.com, or the sandbox's http://127.0.0.1:PORT.",
         )
+    if parts.path or parts.query or parts.fragment:
+        raise ConfigError(
+            f"The Klaviyo base URL {url!r} has a path; it is the address alone.",
+            fix=f"Use {parts.scheme}://{parts.netloc} (the connector adds /api/...).",
+        )
     return url
 
 
