@@ -154,3 +154,14 @@ def test_openapi_and_docs_are_served_after_sign_in(client):
     assert "/api/connections" in spec["paths"]
     assert "/api/runs/{run_id}" in spec["paths"]
     assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_the_api_description_takes_the_bearer_token_too(app, client):
+    spec = client.get("/openapi.json", headers=bearer(app))
+    assert spec.status_code == 200
+    assert "/api/connections" in spec.json()["paths"]
+    docs = client.get("/docs", headers=bearer(app), follow_redirects=False)
+    assert docs.status_code == 200
+    assert "swagger-ui-bundle.js" in docs.text
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert client.get("/openapi.json", headers=wrong).status_code == 401

@@ -24,6 +24,7 @@ from .db import Database, SignInLink, utcnow
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+BEARER_DOCS = frozenset({"/openapi.json", "/docs"})
 
 
 class NotSignedIn(Exception):
@@ -79,6 +80,11 @@ class Auth:
         return hmac.compare_digest(value.strip().encode(), self._api_token.encode())
 
 
+def takes_bearer(path: str) -> bool:
+    """The API and its description accept the scripting token; pages do not."""
+    return path.startswith("/api/") or path in BEARER_DOCS
+
+
 def sign_in(request: Request) -> None:
     """Starts a fresh session (never reuses one set before sign-in)."""
     request.session.clear()
@@ -131,7 +137,7 @@ async def check_csrf(request: Request) -> None:
 async def require_user(request: Request) -> None:
     """Dependency for every page and API route except sign-in."""
     auth: Auth = request.app.state.service.auth
-    if request.url.path.startswith("/api/") and auth.bearer_ok(request):
+    if takes_bearer(request.url.path) and auth.bearer_ok(request):
         return
     if not is_signed_in(request):
         raise NotSignedIn()
