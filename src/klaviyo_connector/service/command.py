@@ -15,6 +15,7 @@ from klaviyo_connector.keys import RedactingFilter, redact
 from .settings import ServiceSettings
 
 _TOKEN_IN_URL = re.compile(r"token=[^&\s\"]+")
+QUIET_LIBRARIES = ("httpx", "httpcore")
 
 
 class SignInTokenFilter(logging.Filter):
@@ -45,6 +46,9 @@ def configure_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # The Klaviyo client logs each request once; httpx's own line would repeat it.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _is_loopback(host: str) -> bool:
