@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic_core import core_schema
 
+from klaviyo_connector.errors import ConfigError
+
 _PRIVATE_KEY = re.compile(r"pk_[A-Za-z0-9]{6,}")
+_ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
+# A public key (site ID) is six letters and digits, and only works in browsers.
+_PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
+_WHERE_KEYS_ARE = "Klaviyo > Settings > API Keys"
+_NOT_ALLOWED = "a character that isn't allowed"
 
 
 def mask(key: str) -> str:
@@ -61,6 +68,43 @@ class ApiKey:
                 lambda v: v.masked
             ),
         )
+
+
+def _bad_character(value: str) -> str | None:
+    """What kind of character spoils the key, never the key or the character."""
+    if _ALLOWED.fullmatch(value):
+        return None
+    if any(char.isspace() for char in value):
+        return "a space or line break"
+    if not value.isascii():
+        return f"{_NOT_ALLOWED} (often an invisible one from copy and paste)"
+    return _NOT_ALLOWED
+
+
+def check_private_key(key: ApiKey) -> None:
+    """Refuses, before any request, a value that cannot be a private key;
+    the message never repeats the value."""
+    value = key.reveal()
+    if not value:
+        raise ConfigError("The Klaviyo API key is empty.")
+    bad = _bad_character(value)
+    if bad is not None:
+        raise ConfigError(
+            f"The API key contains {bad}.",
+            fix=f"Copy the private key again from {_WHERE_KEYS_ARE}, or type it in.",
+        )
+    if key.is_private:
+        return
+    if _PUBLIC_KEY.fullmatch(value):
+        raise ConfigError(
+            "That is a public key (site ID), which only works in the browser.",
+            fix="Create a private API key (it starts with pk_) in "
+            f"{_WHERE_KEYS_ARE}, with read access.",
+        )
+    raise ConfigError(
+        "That doesn't look like a Klaviyo private API key (they start with pk_).",
+        fix=f"Copy a private key from {_WHERE_KEYS_ARE}.",
+    )
 
 
 def redact(text: str, *secrets: str) -> str:

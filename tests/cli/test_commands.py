@@ -114,6 +114,35 @@ def test_a_public_key_or_no_key_is_a_usage_error(cli: CliRunner) -> None:
     assert "Error: No Klaviyo API key is configured." in missing.output
 
 
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        (
+            "sk_live_abcdefgh12345678",
+            "Error: That doesn't look like a Klaviyo private API key (they start "
+            "with pk_).",
+        ),
+        (
+            "pk_" + "x" * 20 + "\u200b" + "x" * 14,
+            "Error: The API key contains a character that isn't allowed (often an "
+            "invisible one from copy and paste).",
+        ),
+        ("pk_" + "x" * 20 + "\n" + "x" * 14, "contains a space or line break."),
+    ],
+)
+def test_a_malformed_key_is_a_usage_error_that_never_echoes_it(
+    cli: CliRunner, key: str, says: str
+) -> None:
+    for command in (["check"], ["sync"]):
+        result = cli.invoke(app, command, env={"KLAVIYO_API_KEY": key})
+        assert result.exit_code == 2, result.output
+        assert says in result.output
+        assert "Traceback" not in result.output
+        assert key not in result.output
+        assert key.strip()[4:12] not in result.output
+    assert not list(Path.cwd().iterdir())
+
+
 def test_the_key_can_come_from_the_config_file(
     cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

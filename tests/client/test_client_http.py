@@ -47,20 +47,47 @@ def test_custom_revision_header(make_client):
     assert script.requests[0].headers["revision"] == "2026-04-15"
 
 
-@pytest.mark.parametrize("key", ["XfPy36", "abc123xyz"])
-def test_public_key_refused_before_any_request(key):
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("XfPy36", "That is a public key (site ID), which only works in the browser."),
+        (
+            "abc123xyz",
+            "That doesn't look like a Klaviyo private API key (they start with pk_).",
+        ),
+        (
+            "sk_live_abcdefgh12345678",
+            "That doesn't look like a Klaviyo private API key (they start with pk_).",
+        ),
+        (
+            KEY[:10] + "\u200b" + KEY[10:],
+            "The API key contains a character that isn't allowed (often an invisible "
+            "one from copy and paste).",
+        ),
+        (KEY[:10] + "\n" + KEY[10:], "The API key contains a space or line break."),
+    ],
+)
+def test_a_value_that_is_no_private_key_is_refused_before_any_request(key, says):
     script = Script(doc([]))
     with pytest.raises(ConfigError) as caught:
         KlaviyoClient(ApiKey(key), transport=httpx.MockTransport(script))
-    assert str(caught.value) == (
-        "That looks like a public API key (site ID), which cannot read account data."
-        " Paste a private key (pk_...) from Klaviyo > Settings > API Keys."
-    )
+    assert str(caught.value).startswith(says)
+    assert key not in str(caught.value)
     assert script.requests == []
 
 
+def test_surrounding_whitespace_is_not_part_of_the_key():
+    script = Script(doc([]))
+    client = KlaviyoClient(
+        ApiKey(f"  {KEY}\n"), base_url=BASE, transport=httpx.MockTransport(script)
+    )
+    client.get("/api/lists")
+    assert script.requests[0].headers["authorization"] == f"Klaviyo-API-Key {KEY}"
+    assert repr(ApiKey(f" {KEY} ")) == f"ApiKey('pk_…{KEY[-4:]}')"
+
+
 def test_empty_key_and_bad_base_url_are_config_errors():
-    with pytest.raises(ConfigError, match="No Klaviyo API key"):
+    with pytest.raises(ConfigError, match="The Klaviyo API key is empty"):
         KlaviyoClient(ApiKey("  "))
     with pytest.raises(ConfigError, match="not an http"):
         KlaviyoClient(ApiKey(KEY), base_url="a.klaviyo.com")

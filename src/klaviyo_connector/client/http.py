@@ -30,7 +30,7 @@ from klaviyo_connector.client.responses import (
 from klaviyo_connector.client.retry import RetryPolicy, call_with_retries
 from klaviyo_connector.client.stats import RequestInfo, RequestStats
 from klaviyo_connector.errors import ConfigError, UnexpectedResponseError
-from klaviyo_connector.keys import ApiKey
+from klaviyo_connector.keys import ApiKey, check_private_key
 
 log = logging.getLogger("klaviyo_connector.client")
 
@@ -40,17 +40,7 @@ USER_AGENT = f"klaviyo-connector/{__version__}"
 
 def _checked_key(api_key: ApiKey | str) -> ApiKey:
     key = api_key if isinstance(api_key, ApiKey) else ApiKey(str(api_key))
-    if not key.reveal():
-        raise ConfigError(
-            "No Klaviyo API key was given.",
-            fix="Paste a private key (pk_...) from Klaviyo > Settings > API Keys.",
-        )
-    if not key.is_private:
-        raise ConfigError(
-            "That looks like a public API key (site ID), which cannot read account"
-            " data.",
-            fix="Paste a private key (pk_...) from Klaviyo > Settings > API Keys.",
-        )
+    check_private_key(key)
     return key
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from klaviyo_connector import KLAVIYO_BASE_URL
-from klaviyo_connector.errors import ConfigError, ConversionMetricError
+from klaviyo_connector.errors import ConversionMetricError
 from klaviyo_connector.errors import PermissionDeniedError as _Denied
-from klaviyo_connector.keys import ApiKey
+from klaviyo_connector.keys import ApiKey, check_private_key
 from klaviyo_connector.reports.metrics import MetricChoice, placed_order_candidates
 from klaviyo_connector.sync.models import TABLES
 
@@ -99,14 +99,8 @@ def missing_scope_sentence(missing: Sequence[str], table: str) -> str:
 
 
 def require_private_key(key: ApiKey) -> None:
-    if not key.reveal():
-        raise ConfigError("The Klaviyo API key is empty.")
-    if not key.is_private:
-        raise ConfigError(
-            "That is a public key (site ID), which only works in the browser.",
-            fix="Create a private API key (it starts with pk_) in Klaviyo > "
-            "Settings > API Keys, with read access.",
-        )
+    """A ConfigError, before any request, for a value that is no private key."""
+    check_private_key(key)
 
 
 def _probe(client: Any, scope: str) -> bool:
