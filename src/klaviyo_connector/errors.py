@@ -11,6 +11,8 @@
     │   ├── UnexpectedResponseError a body that is not Klaviyo's JSON (proxy page,
     │   │                           truncated JSON, malformed page)
     │   └── TransportError          no answer: DNS, refused, reset, timeout
+    │       └── UnreachableError    no connection at all (DNS, refused, connect
+    │                               timeout): the whole run stops
     ├── ConversionMetricError       no usable "Placed Order" metric
     └── WarehouseError              the destination refused the load
 
@@ -112,6 +114,11 @@ class UnexpectedResponseError(KlaviyoError):
 
 class TransportError(KlaviyoError):
     fix = "Check the network and the base URL; the next run retries."
+
+
+class UnreachableError(TransportError):
+    """No connection could be made (DNS, refused, connect timeout): every other
+    request of the run would fail the same way."""
 
 
 class ConversionMetricError(ConnectorError):

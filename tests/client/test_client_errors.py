@@ -19,6 +19,7 @@ from klaviyo_connector.errors import (
     ServerError,
     TransportError,
     UnexpectedResponseError,
+    UnreachableError,
 )
 from klaviyo_connector.keys import ApiKey
 
@@ -374,3 +375,45 @@ def test_a_base_url_with_a_path_is_a_config_error(url):
     with pytest.raises(ConfigError) as caught:
         KlaviyoClient(ApiKey(KEY), base_url=url)
     assert "has a path; it is the address alone" in str(caught.value)
+
+
+def test_a_retry_after_beyond_max_wait_says_what_klaviyo_asked(make_client, fake_time):
+    throttled = error(429, "throttled", "Slow down.", headers={"Retry-After": "400"})
+    script = Script(throttled)
+    with pytest.raises(RateLimitError) as caught:
+        make_client(script, max_wait=300.0).get("/api/lists")
+    assert len(script.requests) == 1
+    assert str(caught.value) == (
+        "Klaviyo kept throttling GET /api/lists (429 throttled: Slow down). "
+        "Klaviyo asked to wait 400 s, longer than max_wait (300 s); the next sync "
+        "continues where this one stopped. To wait longer, raise max_wait "
+        "(KLAVIYO_MAX_WAIT)."
+    )
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectError("[Errno -2] Name or service not known"),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ConnectTimeout("timed out"),
+    ],
+)
+def test_no_connection_at_all_gets_three_short_tries(make_client, fake_time, exc):
+    script = Script(_raiser(exc))
+    with pytest.raises(UnreachableError) as caught:
+        make_client(script, max_attempts=8).get("/api/lists")
+    assert len(script.requests) == 3
+    assert sum(fake_time.sleeps) <= 1.5
+    assert str(caught.value).endswith(
+        "Gave up after 3 attempts. Check the network and the base URL; the next run "
+        "retries."
+    )
+
+
+def test_an_answer_that_times_out_keeps_the_full_budget(make_client, fake_time):
+    script = Script(_raiser(httpx.ReadTimeout("timed out")))
+    with pytest.raises(TransportError) as caught:
+        make_client(script, max_attempts=8).get("/api/lists")
+    assert not isinstance(caught.value, UnreachableError)
+    assert len(script.requests) == 8

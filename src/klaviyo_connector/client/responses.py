@@ -23,6 +23,7 @@ from klaviyo_connector.errors import (
     ServerError,
     TransportError,
     UnexpectedResponseError,
+    UnreachableError,
 )
 from klaviyo_connector.keys import redact
 
@@ -34,7 +35,7 @@ class Retryable(Exception):
     """A failure worth another attempt; `error` is raised once attempts run out."""
 
     error: KlaviyoError
-    kind: str  # "throttled", "server", "transport", "body" or "html"
+    kind: str  # "throttled", "server", "transport", "connect", "body" or "html"
     retry_after: float | None = None
     reason: str = ""
 
@@ -247,13 +248,17 @@ def transport_failure(
 ) -> KlaviyoError | Retryable:
     """A request that got no answer; retried unless it can never work."""
     what = _transport_kind(exc)
-    error = TransportError(
+    connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    kind = UnreachableError if connecting else TransportError
+    error = kind(
         f"Could not reach Klaviyo at {host} for {call.where}: {what}.",
         endpoint=call.path,
+        detail=what,
     )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return error
-    return Retryable(error, "transport", reason=what)
+    # No connection at all rarely mends within seconds: few, short retries.
+    return Retryable(error, "connect" if connecting else "transport", reason=what)
 
 
 _DNS_HINTS = ("name or service not known", "nodename nor servname", "name resolution")

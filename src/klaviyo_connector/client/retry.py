@@ -30,6 +30,9 @@ class RetryPolicy:
     backoff_max: float = 30.0
     # A proxy's HTML 403 sometimes clears (a bot check); rarely on the third try.
     html_attempts: int = 3
+    # A host that cannot be resolved or refuses connections is down or
+    # misaddressed; minutes of retries would only delay saying so.
+    connect_attempts: int = 3
 
     def backoff(self, failures: int) -> float:
         """Equal jitter: half the capped exponential step fixed, half random."""
@@ -75,6 +78,8 @@ class _Budget:
             limit = self.policy.max_attempts
             if failure.kind == "html":
                 limit = min(limit, self.policy.html_attempts)
+            elif failure.kind == "connect":
+                limit = min(limit, self.policy.connect_attempts)
             if self.failures >= limit:
                 return True
         elapsed = self.clock() - self.started
@@ -108,7 +113,15 @@ class _Budget:
         """The typed error, saying how long the connector kept trying."""
         error = failure.error
         elapsed = self.clock() - self.started
-        if failure.kind == "throttled":
+        limit = self.policy.max_wait
+        if failure.kind == "throttled" and (failure.retry_after or 0) > limit:
+            note = (
+                f"Klaviyo asked to wait {failure.retry_after:.0f} s, longer than "
+                f"max_wait ({limit:.0f} s); the next sync continues where this "
+                "one stopped."
+            )
+            error.fix = "To wait longer, raise max_wait (KLAVIYO_MAX_WAIT)."
+        elif failure.kind == "throttled":
             note = f"Waited {elapsed:.0f} s in total, the most the connector waits."
         else:
             note = f"Gave up after {self.attempts} attempts."
