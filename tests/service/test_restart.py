@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +124,13 @@ def test_restart_keeps_schedules_and_marks_cut_off_runs(tmp_path, own_sandbox):
         assert done["tables"]["list"]["rows"] > 0
     finally:
         second.kill()
+    shared = [
+        f"{p.relative_to(data)} {stat.S_IMODE(p.stat().st_mode):o}"
+        for p in data.rglob("*")
+        if stat.S_IMODE(p.stat().st_mode) & 0o077
+    ]
+    assert shared == [], "every file the service wrote is owner-only"
+    assert list(data.glob("warehouse/*.duckdb")), "the sync wrote its DuckDB file"
     text = log.read_text()
     assert "GET /api/runs" in text, "the access log is written"
     assert own_sandbox.api_key not in text

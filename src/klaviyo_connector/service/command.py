@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -91,6 +92,9 @@ def serve_command(
     from .app import create_app
 
     configure_logging(verbose)
+    # Everything the service writes (state, DuckDB files, dlt's working folders)
+    # is for its owner only; set before any thread starts.
+    os.umask(0o077)
     settings = ServiceSettings(
         data_dir=data_dir, allow_seconds_period=allow_seconds_period
     )

@@ -130,16 +130,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _owner_only(path: Path) -> None:
+    """Creates the database file 0600 before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they
+    are owner-only too; files left by an older version are tightened here.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        if (path.parent / name).exists():
+            os.chmod(path.parent / name, 0o600)
+
+
 class Database:
     """Engine and sessions over the SQLite file in the data folder."""
 
     def __init__(self, path: Path) -> None:
+        _owner_only(path)
         self.engine: Engine = create_engine(
             f"sqlite:///{path}", connect_args={"check_same_thread": False}
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
-        os.chmod(path, 0o600)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
