@@ -91,8 +91,24 @@ def test_an_unreachable_api_is_explained(tmp_path):
         client.csrf = sign_in(client)
         page = _connect(client, "pk_" + "Unreachable" * 3 + "x")
         assert page.status_code == 400
-        assert "network" in page.text.lower()
+        assert (
+            "Klaviyo could not be reached at http://127.0.0.1:9; check the network, "
+            "or start the service with KLAVIYO_BASE_URL pointing at the right address"
+        ) in page.text
+        assert "next run" not in page.text
         assert _connections(client) == []
+        api = client.post(
+            "/api/connections/check",
+            json={"api_key": "pk_" + "Unreachable" * 3 + "x"},
+            headers={"X-CSRF-Token": client.csrf},
+        )
+        assert api.status_code == 400
+        assert "could not be reached at http://127.0.0.1:9;" in api.json()["detail"]
+
+
+def test_connect_names_the_klaviyo_address_it_talks_to(client, sandbox):
+    page = client.get("/connect").text
+    assert f"Klaviyo API: <code>{sandbox.base_url}</code>" in page
 
 
 def test_a_key_missing_a_scope_names_it_and_leaves_the_table_unticked(client):

@@ -7,7 +7,13 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from klaviyo_connector.errors import ConnectorError
+from klaviyo_connector.errors import (
+    ConnectorError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+)
 from klaviyo_connector.keys import ApiKey, redact
 from klaviyo_connector.sync.models import (
     ProgressCallback,
@@ -54,6 +60,24 @@ def _metric(choice: Any) -> dict[str, Any]:
     }
 
 
+def _check_message(exc: ConnectorError, base_url: str) -> str:
+    """The error in words for the connect form, where no "next run" exists yet."""
+    if isinstance(exc, TransportError):
+        return (
+            f"Klaviyo could not be reached at {base_url}; check the network, or "
+            "start the service with KLAVIYO_BASE_URL pointing at the right address "
+            f"(e.g. the sandbox, http://127.0.0.1:8765). Detail: {exc.message}"
+        )
+    if isinstance(exc, UnexpectedResponseError):
+        return (
+            f"{exc.message} Something between this service and {base_url} (a proxy "
+            "or firewall) may be answering instead; check it and connect again."
+        )
+    if isinstance(exc, ServerError | RateLimitError):
+        return f"{exc.message} Klaviyo is busy; connect again in a minute."
+    return str(exc)
+
+
 def check_key(api_key: ApiKey, base_url: str) -> CheckSummary:
     """Asks Klaviyo what the key can read; raises CheckFailed with plain words."""
     from klaviyo_connector.sync.check import check_connection
@@ -63,7 +87,9 @@ def check_key(api_key: ApiKey, base_url: str) -> CheckSummary:
     try:
         chk = check_connection(api_key, base_url=base_url)
     except ConnectorError as exc:
-        raise CheckFailed(redact(str(exc), api_key.reveal())) from None
+        raise CheckFailed(
+            redact(_check_message(exc, base_url), api_key.reveal())
+        ) from None
     except Exception as exc:
         log.warning("key check failed unexpectedly: %s", type(exc).__name__)
         raise CheckFailed(

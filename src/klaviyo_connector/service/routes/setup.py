@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -21,9 +23,14 @@ from .forms import (
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_user)])
 
 
+def _connect_page(request: Request, status: int = 200, **context: Any) -> Response:
+    base_url = service_of(request).settings.klaviyo_base_url
+    return render(request, "connect.html", status, klaviyo_base_url=base_url, **context)
+
+
 @router.get("/connect")
 def connect_page(request: Request) -> Response:
-    return render(request, "connect.html", name="", error=None, conn=None)
+    return _connect_page(request, name="", error=None, conn=None)
 
 
 @router.post("/connect")
@@ -40,11 +47,11 @@ async def connect(request: Request) -> Response:
             error = exc.message
     if error is not None:
         # The key is never sent back: the user pastes it again.
-        return render(request, "connect.html", 400, name=name, error=error, conn=None)
+        return _connect_page(request, 400, name=name, error=error, conn=None)
     connection_id = actions.create(service, name, key, summary)
     with service.db.session() as s:
         conn = connection_or_404(s, connection_id)
-    return render(request, "connect.html", name=name, error=None, conn=conn)
+    return _connect_page(request, name=name, error=None, conn=conn)
 
 
 @router.get("/connections/{connection_id}/setup/tables")
