@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from klaviyo_connector.reports import campaign_stats
 
@@ -76,6 +77,20 @@ def test_missing_statistics_are_null_not_zero() -> None:
     assert row["open_rate"] is None
 
 
+def test_timeframes_are_sent_in_the_account_timezone() -> None:
+    """Klaviyo reads a custom timeframe's wall clock in the account timezone."""
+    body = campaign_stats.REPORT.body(
+        "Y6Hmxn",
+        dt.datetime(2025, 1, 1, 5, tzinfo=dt.UTC),
+        dt.datetime(2025, 7, 1, 4, tzinfo=dt.UTC),
+        ZoneInfo("America/New_York"),
+    )
+    assert body["data"]["attributes"]["timeframe"] == {
+        "start": "2025-01-01T00:00:00-05:00",
+        "end": "2025-07-01T00:00:00-04:00",
+    }
+
+
 def test_request_body_asks_for_every_column_in_one_call() -> None:
     body = campaign_stats.REPORT.body(
         "Y6Hmxn",
@@ -85,8 +100,8 @@ def test_request_body_asks_for_every_column_in_one_call() -> None:
     attrs = body["data"]["attributes"]
     assert body["data"]["type"] == "campaign-values-report"
     assert attrs["timeframe"] == {
-        "start": "2025-01-01T00:00:00Z",
-        "end": "2025-02-01T00:00:00Z",
+        "start": "2025-01-01T00:00:00+00:00",
+        "end": "2025-02-01T00:00:00+00:00",
     }
     assert attrs["group_by"] == ["campaign_id", "campaign_message_id", "send_channel"]
     stat_columns = {c.name for c in campaign_stats.COLUMNS} - {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -226,3 +227,40 @@ def test_named_timeframes() -> None:
     )
     assert timeframe_bounds("last_year", now) == (day((2025, 1, 1)), day((2026, 1, 1)))
     assert timeframe_bounds("this_year", now) == (day((2026, 1, 1)), now)
+
+
+def test_custom_timeframes_are_read_in_the_account_timezone(
+    served: RunningSandbox, api: httpx.Client
+) -> None:
+    """The offset is ignored: the wall clock is the account's (New York)."""
+    metric = conversion_metric(served)
+    sandbox = served.sandbox
+    sends = sorted(
+        datetime.fromisoformat(c["attributes"]["send_time"])
+        for c in sandbox.ground_truth("campaign")
+        if c["attributes"]["send_time"] and c["attributes"]["status"] == "Sent"
+    )
+    send = sends[-1].astimezone(UTC)
+    # A one-hour window around the send, written as UTC wall clock: New York
+    # reads it five (or four) hours later, so the campaign falls outside it.
+    wall = {"start": f"{send:%Y-%m-%dT%H}:00:00Z", "end": f"{send:%Y-%m-%dT%H}:59:59Z"}
+    utc_reading = api.post(PATH, json=body(metric, timeframe=wall)).json()
+    local = send.astimezone(ZoneInfo("America/New_York"))
+    local_wall = {
+        "start": f"{local:%Y-%m-%dT%H}:00:00+00:00",
+        "end": f"{local:%Y-%m-%dT%H}:59:59+00:00",
+    }
+    local_reading = api.post(PATH, json=body(metric, timeframe=local_wall)).json()
+
+    def campaigns(document: dict[str, Any]) -> set[str]:
+        results = document["data"]["attributes"]["results"]
+        return {r["groupings"]["campaign_id"] for r in results}
+
+    sent_then = {
+        c["id"]
+        for c in sandbox.ground_truth("campaign")
+        if c["attributes"]["send_time"]
+        and datetime.fromisoformat(c["attributes"]["send_time"]) == sends[-1]
+    }
+    assert sent_then & campaigns(local_reading)
+    assert not sent_then & campaigns(utc_reading)

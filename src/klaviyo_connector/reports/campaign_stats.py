@@ -115,18 +115,28 @@ class ValuesReport:
     max_days: int
     doc: str = ""
 
-    def body(self, metric_id: str, start: dt.datetime, end: dt.datetime) -> dict:
+    def body(
+        self,
+        metric_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        zone: dt.tzinfo = dt.UTC,
+    ) -> dict:
+        """`zone` is the account's timezone: Klaviyo ignores a custom
+        timeframe's offset and reads its wall clock there."""
         attrs: dict[str, Any] = {
             "statistics": list(self.statistics),
-            "timeframe": {"start": _iso(start), "end": _iso(end)},
+            "timeframe": {"start": _iso(start, zone), "end": _iso(end, zone)},
             "conversion_metric_id": metric_id,
             "group_by": list(self.group_by),
         }
         return {"data": {"type": "campaign-values-report", "attributes": attrs}}
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
+def _iso(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """The account's wall clock time with its offset: right whether Klaviyo
+    reads the offset or ignores it."""
+    return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
 def stats_row(result: Mapping[str, Any], metric_id: str, as_of: dt.datetime) -> Row:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -88,7 +89,8 @@ def _months_back(day: datetime, months: int) -> datetime:
 
 
 def timeframe_bounds(key: str, now: datetime) -> tuple[datetime, datetime]:
-    """Named timeframes in UTC (weeks start on Monday); ends are exclusive."""
+    """Named timeframes in `now`'s timezone (weeks start on Monday); ends are
+    exclusive."""
     today = _midnight(now)
     month = today.replace(day=1)
     year = month.replace(month=1)
@@ -116,11 +118,13 @@ def timeframe_bounds(key: str, now: datetime) -> tuple[datetime, datetime]:
     return named[key]
 
 
-def _custom(raw: dict[str, Any]) -> tuple[datetime, datetime]:
+def _custom(raw: dict[str, Any], zone: tzinfo) -> tuple[datetime, datetime]:
+    """Klaviyo ignores the offsets of a custom timeframe and reads its wall
+    clock times in the account's timezone."""
     pointer = f"{_ATTRS}/timeframe"
     try:
-        start = parse_datetime(str(raw["start"]))
-        end = parse_datetime(str(raw["end"]))
+        start = parse_datetime(str(raw["start"])).replace(tzinfo=zone)
+        end = parse_datetime(str(raw["end"])).replace(tzinfo=zone)
     except (KeyError, FilterError):
         raise invalid(
             "'timeframe' needs a valid 'key', or 'start' and 'end' date-times.",
@@ -134,10 +138,10 @@ def _custom(raw: dict[str, Any]) -> tuple[datetime, datetime]:
         year_later = start.replace(year=start.year + 1, day=28)
     if end > year_later:
         raise invalid("The timeframe must not be longer than 1 year.", pointer=pointer)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _timeframe(raw: Any, now: datetime) -> tuple[datetime, datetime]:
+def _timeframe(raw: Any, now: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
     pointer = f"{_ATTRS}/timeframe"
     if not isinstance(raw, dict):
         raise invalid("'timeframe' is required.", pointer=pointer)
@@ -147,8 +151,17 @@ def _timeframe(raw: Any, now: datetime) -> tuple[datetime, datetime]:
                 f"'{raw['key']}' is not a valid choice for 'key'.",
                 pointer=f"{pointer}/key",
             )
-        return timeframe_bounds(raw["key"], now.astimezone(UTC))
-    return _custom(raw)
+        start, end = timeframe_bounds(raw["key"], now.astimezone(zone))
+        return start.astimezone(UTC), end.astimezone(UTC)
+    return _custom(raw, zone)
+
+
+def _account_zone(ctx: Context) -> tzinfo:
+    name = ctx.store.account()["attributes"].get("timezone") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _filters(raw: Any) -> list[Condition]:
@@ -188,7 +201,9 @@ def query_campaign_values(ctx: Context) -> dict[str, Any]:
     errors += group_errors
     if errors:
         raise ApiError.many(400, errors)
-    start, end = _timeframe(attributes.get("timeframe"), ctx.store.now)
+    start, end = _timeframe(
+        attributes.get("timeframe"), ctx.store.now, _account_zone(ctx)
+    )
     metric = _metric(ctx, attributes.get("conversion_metric_id"))
     rows = ctx.store.campaign_values(
         conversion_metric_id=metric,

@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from klaviyo_connector.errors import ConversionMetricError
+from klaviyo_connector.errors import ConversionMetricError, PermissionDeniedError
 from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.load.warehouse import TableSpec
 from klaviyo_connector.reports.base import Row
@@ -17,6 +18,8 @@ from klaviyo_connector.sync.context import RunContext, TableRun
 from klaviyo_connector.sync.windows import report_timeframes
 
 METRICS_ENDPOINT = "/api/metrics"
+ACCOUNTS_ENDPOINT = "/api/accounts"
+ACCOUNT_FIELDS = {"fields[account]": "timezone"}
 
 
 def table_spec(report: ValuesReport) -> TableSpec:
@@ -97,9 +100,10 @@ class StatsSync:
 
     def __init__(self, ctx: RunContext, report: ValuesReport) -> None:
         self.ctx, self.report = ctx, report
-        endpoints = (report.endpoint, METRICS_ENDPOINT)
+        endpoints = (report.endpoint, METRICS_ENDPOINT, ACCOUNTS_ENDPOINT)
         self.run = TableRun(ctx, report.table, endpoints)
         self.metric: MetricChoice | None = None
+        self.zone: dt.tzinfo = dt.UTC
 
     def sync(self) -> None:
         frames = _timeframes(self.ctx, self.report)
@@ -110,10 +114,28 @@ class StatsSync:
             )
             return
         self.metric = resolve_metric(self.ctx.client, self.ctx.cfg.conversion_metric_id)
+        self.zone = self._account_zone()
         self.run.step()
         for number, (start, end) in enumerate(frames, start=1):
             last = number == len(frames)
             self._sync_frame(self.metric.id, start, end, mark_synced=last)
+
+    def _account_zone(self) -> dt.tzinfo:
+        """The account's timezone, in which Klaviyo reads report timeframes."""
+        try:
+            document = self.ctx.client.get(ACCOUNTS_ENDPOINT, ACCOUNT_FIELDS)
+        except PermissionDeniedError:
+            self.run.result.warnings.append(
+                "The key lacks `accounts:read`, so report windows were sent in UTC "
+                "and may be off by the account's UTC offset at their edges."
+            )
+            return dt.UTC
+        accounts = document.get("data") or [{}]
+        name = (accounts[0].get("attributes") or {}).get("timezone") or "UTC"
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return dt.UTC
 
     def _synced_state(self) -> CursorState | None:
         """Recorded with the last timeframe of an incremental sync, so later
@@ -126,7 +148,7 @@ class StatsSync:
         self, metric_id: str, start: dt.datetime, end: dt.datetime, *, mark_synced: bool
     ) -> None:
         as_of = dt.datetime.now(dt.UTC)
-        body = self.report.body(metric_id, start, end)
+        body = self.report.body(metric_id, start, end, self.zone)
         rows: dict[tuple[Any, ...], Row] = {}
         for results in report_results(self.ctx.client, self.report, body):
             for result in results:
