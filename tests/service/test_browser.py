@@ -194,7 +194,8 @@ def test_setup_sync_recover_and_schedule(page, dashboard):
 
     page.click("header >> text=Dashboard")
     card = page.locator(".connection-card").first
-    expect(card.locator(".health")).to_have_text("paused")
+    expect(card.locator(".health")).to_have_text("auto-sync off")
+    expect(card.locator(".health")).to_have_attribute("data-health", "paused")
     expect(card.locator("svg")).to_have_count(2)
     expect(card).to_contain_text("Recent campaigns: open and click rate")
     shot(page, "dashboard")

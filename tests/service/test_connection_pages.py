@@ -46,7 +46,10 @@ def test_sync_now_then_rows_per_table_in_the_history(client, sandbox):
     assert "profile: <b>300</b>" in row
     assert "manual" in row
     home = client.get("/").text
-    assert 'class="health paused"' in home
+    badge = re.search(r'<span class="health paused".*?</span>', home, re.S)
+    assert badge, "a succeeded run with auto-sync off is paused"
+    assert badge.group(0).endswith(">auto-sync off</span>")
+    assert 'title="Paused: the last run succeeded and auto-sync is off' in badge[0]
     assert "Recent runs" in home
     assert "Recent campaigns: open and click rate" in home
     assert home.count("<svg") == 2
