@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.service.support import make_app, sign_in, wait_for, wait_run
+
+from klaviyo_connector.service.app import create_app
+from klaviyo_connector.service.settings import ServiceSettings
+from klaviyo_connector.sync.models import RunResult, TableResult
 
 
 def _setup(client, key, name="Main store", tables=None):
@@ -165,3 +170,42 @@ def test_home_shows_each_connection_status(client, sandbox):
     assert cards == {str(healthy): "healthy", str(never): "never-run", "3": "never-run"}
     assert "setup not finished" in home
     assert "auto-sync off" in home
+
+
+def _warning_engine(conn, request, progress):
+    """Stands in for the engine: every table loads, the profile table warns."""
+    now = dt.datetime.now(dt.UTC)
+    tables = {t: TableResult(t, rows=1000, requests=2) for t in request.tables}
+    tables["profile"].warnings = ["3 record(s) are dated in the future."]
+    return RunResult(request, now, now + dt.timedelta(seconds=2), tables)
+
+
+def test_table_warnings_show_in_the_history_and_the_api(tmp_path, sandbox):
+    settings = ServiceSettings(
+        data_dir=tmp_path / "data", klaviyo_base_url=sandbox.base_url, secret=None
+    )
+    app = create_app(settings, execute=_warning_engine)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        client.csrf = sign_in(client)
+        cid = _setup(client, sandbox.api_key, tables=["list", "profile"])
+        _post(client, f"/connections/{cid}/auto-sync", enabled="on")
+        _post(client, f"/connections/{cid}/sync")
+        run = wait_run(client, 1)
+        assert run["status"] == "succeeded"
+        assert run["warnings"] == ["profile: 3 record(s) are dated in the future."]
+        assert run["tables"]["profile"]["warnings"] == [
+            "3 record(s) are dated in the future."
+        ]
+        assert run["tables"]["list"]["warnings"] == []
+        assert client.get(f"/api/connections/{cid}").json()["health"] == "healthy"
+        row = _row(client.get(f"/connections/{cid}").text, 1)
+        profile = re.search(r'data-table="profile">.*?</div>', row, re.S)[0]
+        assert 'class="warning-mark"' in profile
+        assert 'title="3 record(s) are dated in the future."' in profile
+        assert (
+            "warning-mark"
+            not in re.search(r'data-table="list">.*?</div>', row, re.S)[0]
+        )
+        warning = '<p class="warning"><b>profile</b>: 3 record(s) are dated in the'
+        assert warning in row
+        assert 'class="health healthy"' in client.get("/").text

@@ -149,7 +149,13 @@ def test_result_becomes_a_redacted_record():
         start,
         start + dt.timedelta(seconds=42),
         {
-            "list": TableResult("list", rows=14, requests=3, seconds=1.5),
+            "list": TableResult(
+                "list",
+                rows=14,
+                requests=3,
+                seconds=1.5,
+                warnings=[f"odd dates seen with key {KEY}"],
+            ),
             "segment": TableResult(
                 "segment",
                 requests=1,
@@ -166,6 +172,7 @@ def test_result_becomes_a_redacted_record():
     assert KEY not in run.error
     assert KEY not in str(run.tables)
     assert run.fix == "Add segments:read in Klaviyo > Settings > API Keys."
+    assert run.tables["list"]["warnings"] == ["odd dates seen with key pk_…zz99"]
 
 
 def test_a_run_wide_error_is_a_failed_run():

@@ -14,6 +14,15 @@ from .web import Service
 KIND_LABELS = {"scheduled": "scheduled", "manual": "manual", "historical": "historical"}
 
 
+def table_warnings(tables: dict[str, dict[str, Any]]) -> list[str]:
+    """Every table's warnings as "table: text", in the tables' canonical order."""
+    return [
+        f"{name}: {text}"
+        for name in TABLES
+        for text in (tables.get(name) or {}).get("warnings") or []
+    ]
+
+
 def run_view(service: Service, run: Run) -> dict[str, Any]:
     """A run with live per-table progress while it is running."""
     tables = dict(run.tables or {})
@@ -38,6 +47,7 @@ def run_view(service: Service, run: Run) -> dict[str, Any]:
         "duration_seconds": run.duration_seconds,
         "error": run.error,
         "fix": run.fix,
+        "warnings": table_warnings(tables),
         "queued_at": run.queued_at,
         "started_at": run.started_at,
         "finished_at": run.finished_at,

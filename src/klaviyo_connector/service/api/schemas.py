@@ -130,6 +130,10 @@ class RunOut(BaseModel):
     duration_seconds: float | None
     error: str | None
     fix: str | None
+    warnings: list[str] = Field(
+        description="Every table's warnings as 'table: text'; a run with "
+        "warnings still succeeds."
+    )
     queued_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
