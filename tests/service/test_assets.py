@@ -28,14 +28,17 @@ def test_pages_name_the_icon(stranger):
     assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg">' in page
 
 
-# Namespace names inside the SVG charts: identifiers, never fetched.
-_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
-_URL = re.compile(r"https?://[^\s\"'<>)]*|(?:src|href|url)[=(][\"']?//[^\s\"'<>)]*")
+# Every way a page or stylesheet names something to load or follow.
+_REFERENCE = re.compile(
+    r"""(?:src|href|action|xlink:href)\s*=\s*["']([^"']*)["']"""
+    r"""|url\(\s*["']?([^"')]*)|@import\s+["']([^"']*)|fetch\(\s*["']([^"']*)"""
+)
 
 
 def _outside(text: str, origin: str) -> list[str]:
-    found = _URL.findall(text)
-    return [u for u in found if not u.startswith((origin + "/", *_NAMESPACES))]
+    found = ["".join(groups) for groups in _REFERENCE.findall(text)]
+    ours = ("/", "#", "?", "data:", origin + "/")
+    return [u for u in found if u.startswith("//") or not u.startswith(ours)]
 
 
 def test_no_page_loads_anything_from_outside_the_app(client, sandbox):
@@ -62,6 +65,8 @@ def test_no_page_loads_anything_from_outside_the_app(client, sandbox):
         "/static/live.js",
     ]
     origin = str(client.base_url).rstrip("/")
+    cdn = '<script src="https://cdn.example/ui.js"></script><a href="//x.example">'
+    assert _outside(cdn, origin) == ["https://cdn.example/ui.js", "//x.example"]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
