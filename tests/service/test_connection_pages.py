@@ -200,6 +200,7 @@ def test_table_warnings_show_in_the_history_and_the_api(tmp_path, sandbox):
         assert client.get(f"/api/connections/{cid}").json()["health"] == "healthy"
         row = _row(client.get(f"/connections/{cid}").text, 1)
         profile = re.search(r'data-table="profile">.*?</div>', row, re.S)[0]
+        assert "profile: <b>1,000</b>" in profile
         assert 'class="warning-mark"' in profile
         assert 'title="3 record(s) are dated in the future."' in profile
         assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -15,49 +16,80 @@ _STYLE = Style(
     plot_background="transparent",
     foreground="#334155",
     foreground_strong="#0f172a",
-    foreground_subtle="#cbd5e1",
+    foreground_subtle="#e2e8f0",
+    guide_stroke_color="#cbd5e1",
+    major_guide_stroke_color="#94a3b8",
     colors=("#2563eb", "#f59e0b", "#10b981", "#ef4444"),
     font_family="system-ui, sans-serif",
-    label_font_size=11,
-    major_label_font_size=11,
-    legend_font_size=11,
-    title_font_size=13,
+    label_font_size=12,
+    major_label_font_size=12,
+    legend_font_size=12,
+    title_font_size=14,
 )
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+TICKS = 4  # intervals on a value axis: five labels, far enough apart to read
+RUN_LABELS = 12  # run numbers shown under the runs chart at most
+NAME_LIMIT = 60  # characters of a campaign name before it is cut
 
 _COMMON: dict[str, Any] = {
     "style": _STYLE,
-    "height": 220,
-    "width": 520,
     # pygal's tooltips load a script from the internet; the dashboard stays offline.
     "js": [],
     "disable_xml_declaration": True,
     "legend_at_bottom": True,
-    "legend_box_size": 10,
-    "margin": 8,
+    "legend_at_bottom_columns": 2,
+    "legend_box_size": 12,
+    "margin": 10,
+    "spacing": 12,
+    "truncate_label": -1,
+    "truncate_legend": -1,
 }
 
 
 def runs_chart(runs: list[Run]) -> str | None:
-    """Rows loaded (bars, left axis) and run time (line, right axis) per run."""
+    """Rows loaded (left axis) and run time (right axis) per run, as bars."""
     finished = [r for r in reversed(runs) if r.finished_at and r.started_at]
     if not finished:
         return None
     rows = [r.rows for r in finished]
     seconds = [round(r.duration_seconds or 0, 1) for r in finished]
-    chart = pygal.Line(
+    top = _ceiling(max(rows))
+    chart = pygal.Bar(
         title="Recent runs: rows loaded and run time",
-        range=(0, _ceiling(max(rows))),
+        width=560,
+        height=300,
+        range=(0, top),
+        y_labels=_ticks(top),
         secondary_range=(0, _ceiling(max(seconds))),
-        value_formatter=_compact,
-        fill=False,
-        dots_size=4,
+        value_formatter=_count,
+        show_minor_x_labels=False,
+        x_labels_major_every=math.ceil(len(finished) / RUN_LABELS),
         **_COMMON,
     )
     chart.x_labels = [f"#{r.id}" for r in finished]
-    chart.add("Rows loaded", rows, stroke_style={"width": 3})
-    chart.add("Run time (s)", seconds, secondary=True)
+    chart.add("Rows loaded (left)", rows)
+    chart.add("Run time, seconds (right)", seconds, secondary=True)
+    return _svg(chart)
+
+
+def rates_chart(rows: list[dict[str, Any]]) -> str | None:
+    """Open and click rates of recent email campaigns, as percentages."""
+    if not rows:
+        return None
+    top = _ceiling(max(_percent(r["open_rate"]) or 0 for r in rows))
+    chart = pygal.HorizontalBar(
+        title="Recent campaigns: open and click rate (%)",
+        width=960,
+        height=110 + 44 * len(rows),
+        range=(0, top),
+        y_labels=_ticks(top),
+        value_formatter=lambda v: f"{v:.0f}%" if v == int(v) else f"{v:.1f}%",
+        **_COMMON,
+    )
+    chart.x_labels = [_short(r["name"] or r["campaign_id"]) for r in reversed(rows)]
+    chart.add("Open rate", [_percent(r["open_rate"]) for r in reversed(rows)])
+    chart.add("Click rate", [_percent(r["click_rate"]) for r in reversed(rows)])
     return _svg(chart)
 
 
@@ -77,32 +109,20 @@ def _ceiling(value: float) -> float:
         scale *= 10
 
 
-def _compact(value: float) -> str:
-    if value >= 10_000:
+def _ticks(top: float) -> list[float]:
+    return [top * n / TICKS for n in range(TICKS + 1)]
+
+
+def _count(value: float) -> str:
+    """1,437 and 2.5: thousands separated, fractions only where they matter."""
+    if value >= 100_000:
         return f"{value / 1000:,.0f}k"
-    return f"{value:,.0f}" if value == int(value) else f"{value:.1f}"
-
-
-def rates_chart(rows: list[dict[str, Any]]) -> str | None:
-    """Open and click rates of recent email campaigns, as percentages."""
-    if not rows:
-        return None
-    chart = pygal.HorizontalBar(
-        title="Recent campaigns: open and click rate (%)",
-        range=(0, _ceiling(max(_percent(r["open_rate"]) or 0 for r in rows))),
-        value_formatter=lambda v: f"{v:.0f}%" if v == int(v) else f"{v:.1f}%",
-        **_COMMON,
-    )
-    labels = [_short(r["name"] or r["campaign_id"]) for r in reversed(rows)]
-    chart.x_labels = labels
-    chart.add("Open rate", [_percent(r["open_rate"]) for r in reversed(rows)])
-    chart.add("Click rate", [_percent(r["click_rate"]) for r in reversed(rows)])
-    return _svg(chart)
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
 def _percent(value: Any) -> float | None:
     return None if value is None else round(float(value) * 100, 2)
 
 
-def _short(text: str, limit: int = 28) -> str:
+def _short(text: str, limit: int = NAME_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

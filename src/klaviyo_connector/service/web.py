@@ -34,7 +34,12 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
 
 
+def _thousands(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["thousands"] = _thousands
 TEMPLATES.env.filters["duration"] = _duration
 TEMPLATES.env.globals.update(
     table_descriptions=TABLE_DESCRIPTIONS,

@@ -24,7 +24,7 @@
       var t = run.tables[name];
       var row = text("div", name + ": ", "table-row" + (t.error ? " failed" : ""));
       row.dataset.table = name;
-      row.appendChild(text("b", String(t.rows)));
+      row.appendChild(text("b", t.rows.toLocaleString("en-US")));
       if (run.status === "running" && !t.done) { row.appendChild(document.createTextNode(" …")); }
       cell.appendChild(row);
     });
@@ -38,7 +38,7 @@
     var behind = tr.querySelector(".behind");
     if (behind && !run.queued_behind_running) { behind.remove(); }
     drawTables(tr.querySelector('[data-field="tables"]'), run);
-    tr.querySelector('[data-field="requests"]').textContent = String(run.requests);
+    tr.querySelector('[data-field="requests"]').textContent = run.requests.toLocaleString("en-US");
   }
 
   function poll(tr) {
