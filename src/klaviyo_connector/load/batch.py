@@ -88,19 +88,28 @@ class RowBatch:
 
     def extend(self, rows: Iterable[Row]) -> None:
         """Copy rows (one page, typically) into Arrow columns."""
+        self.append(self.convert(rows))
+
+    def convert(self, rows: Iterable[Row]) -> pa.RecordBatch:
+        """Rows as one Arrow record batch of this table's columns. Safe on any
+        thread: a reader converts each page while its objects are still young,
+        so they die before the garbage collector ever promotes them."""
         import pyarrow as pa
 
         rows = list(rows)
-        if not rows:
-            return
         arrays = []
         for column, field in zip(self.columns, self.schema, strict=True):
             values = [row.get(column.name) for row in rows]
             if column.data_type == JSON:
                 values = [_json_text(value) for value in values]
             arrays.append(pa.array(values, field.type))
-        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-        self._size += len(rows)
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        """Add rows already converted (by `convert` of a batch like this one)."""
+        if batch.num_rows:
+            self._batches.append(batch)
+            self._size += batch.num_rows
 
     def _table(self) -> pa.Table:
         import pyarrow as pa

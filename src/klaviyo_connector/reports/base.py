@@ -83,11 +83,14 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         parsed = value
     else:
-        text = _FRACTION.sub(r"\1", str(value).strip().replace("z", "Z"))
-        try:
-            parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
+        try:  # Klaviyo's usual form, read directly: the sync parses millions
+            parsed = dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            text = _FRACTION.sub(r"\1", str(value).strip().replace("z", "Z"))
+            try:
+                parsed = dt.datetime.fromisoformat(text)
+            except ValueError:
+                return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)

@@ -42,8 +42,8 @@ def _window(ctx: RunContext, report: DimensionReport) -> Window:
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 # Pages read ahead while a chunk loads: at Klaviyo's 750 profile pages a minute
-# this covers a commit of several seconds, for a few MB of waiting rows.
-PREFETCH_PAGES = 32
+# this covers a commit of five seconds, for about 16 MB of waiting columns.
+PREFETCH_PAGES = 64
 
 
 @dataclass
@@ -107,10 +107,13 @@ class DimensionSync:
     def sync(self) -> None:
         window = _window(self.ctx, self.report)
         rows_of = read_rows(self.ctx, self.report, window, self.run, self.tally)
+        # The reader thread turns each page into Arrow columns itself.
+        convert = self._batch().convert
+        converted = (convert(rows) for rows in rows_of)
         name = f"read-{self.report.table}"
-        with closing(prefetched(rows_of, depth=PREFETCH_PAGES, name=name)) as pages:
-            for rows in pages:
-                self.pending.extend(rows)
+        with closing(prefetched(converted, depth=PREFETCH_PAGES, name=name)) as pages:
+            for page in pages:
+                self.pending.append(page)
                 if self.chunk_rows and len(self.pending) >= self.chunk_rows:
                     self._commit(final=False)
         self._commit(final=True)
