@@ -17,6 +17,7 @@ from klaviyo_connector.reports.base import (
     format_filter_time,
     index_included,
 )
+from klaviyo_connector.sync.collector import fewer_collections
 from klaviyo_connector.sync.context import RunContext, TableRun
 from klaviyo_connector.sync.prefetch import prefetched
 from klaviyo_connector.sync.windows import (
@@ -111,12 +112,13 @@ class DimensionSync:
         convert = self._batch().convert
         converted = (convert(rows) for rows in rows_of)
         name = f"read-{self.report.table}"
-        with closing(prefetched(converted, depth=PREFETCH_PAGES, name=name)) as pages:
+        reader = prefetched(converted, depth=PREFETCH_PAGES, name=name)
+        with fewer_collections(), closing(reader) as pages:
             for page in pages:
                 self.pending.append(page)
                 if self.chunk_rows and len(self.pending) >= self.chunk_rows:
                     self._commit(final=False)
-        self._commit(final=True)
+            self._commit(final=True)
         if not self.ctx.historical:
             self.run.result.warnings.extend(self._warnings())
 

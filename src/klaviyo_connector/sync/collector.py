@@ -1,0 +1,45 @@
+"""Fewer garbage-collector passes while a sync runs.
+
+A sync parses pages of JSON into short-lived dicts by the thousand. CPython
+collects its youngest generation every 700 new containers, promoting whatever
+page is half parsed at that moment; the promoted objects soon trigger full
+collections that walk every object in the process, about sixteen per 100,000
+profiles (a tenth of the CPU a sync spends). Collecting the youngest generation
+every 100,000 containers lets each page die young instead.
+
+The thresholds are process-wide: the first table read to start raises them
+and the last one to finish puts back what it found.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+YOUNG_THRESHOLD = 100_000
+
+_lock = threading.Lock()
+_running = 0
+_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Raise the youngest generation's threshold for the duration."""
+    global _running, _saved
+    with _lock:
+        if _running == 0:
+            _saved = gc.get_threshold()
+            young, middle, old = _saved
+            gc.set_threshold(max(young, YOUNG_THRESHOLD), middle, old)
+        _running += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _running -= 1
+            if _running == 0 and _saved is not None:
+                gc.set_threshold(*_saved)
+                _saved = None
