@@ -185,6 +185,36 @@ def test_sync_with_a_wrong_key_exits_1(cli: CliRunner, sandbox: RunningSandbox) 
     assert "Sync failed: Klaviyo rejected the API key" in result.output
 
 
+def test_a_wrong_key_is_said_once_and_leaves_nothing_behind(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    result = cli.invoke(app, ["sync"], env=env(sandbox, "pk_" + "w" * 34))
+    assert result.exit_code == 1
+    assert result.output.count("rejected") == 1, result.output
+    assert "Sync failed: Klaviyo rejected the API key: check it in Klaviyo > " in (
+        result.output
+    )
+    # One request (the key check), not one per table.
+    assert sandbox.sandbox.requests.total == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_klaviyo_fails_fast_and_once(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    key = {"KLAVIYO_API_KEY": "pk_" + "x" * 34}
+    result = cli.invoke(app, ["sync", "--base-url", "http://127.0.0.1:9"], env=key)
+    assert result.exit_code == 1
+    assert result.output.count("Could not reach Klaviyo") == 1, result.output
+    assert (
+        "Sync failed: Could not reach Klaviyo at http://127.0.0.1:9: the connection "
+        "was refused or failed; check the network and the base URL."
+    ) in result.output
+    # Three tries of the key check, two warnings about retrying, no table.
+    assert result.output.count("retrying in") == 2
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_usage_errors_exit_2(cli: CliRunner, sandbox: RunningSandbox) -> None:
     bad_table = cli.invoke(app, ["sync", "--tables", "campaigns"], env=env(sandbox))
     assert bad_table.exit_code == 2
@@ -203,7 +233,7 @@ def test_backfill_loads_a_range(cli: CliRunner, sandbox: RunningSandbox) -> None
         env=env(sandbox),
     )
     assert result.exit_code == 0, result.output
-    assert "Sync succeeded: 1 tables loaded." in result.output
+    assert "Historical recovery succeeded: 1 table loaded." in result.output
 
 
 def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:

@@ -129,21 +129,23 @@ def test_a_failed_dns_lookup_is_retried(
         assert_converged(cfg, sandbox, ("list",))
 
 
-def test_an_unresolvable_host_names_the_endpoint_and_dns(tmp_path: Path) -> None:
+def test_an_unresolvable_host_stops_the_run_at_once_saying_so_once(
+    tmp_path: Path,
+) -> None:
     sandbox = Sandbox(small())
     with serve(sandbox) as running:
-        cfg = config(
-            running, tmp_path, base_url="http://klaviyo-fault.invalid", max_attempts=2
-        )
+        cfg = config(running, tmp_path, base_url="http://klaviyo-fault.invalid")
         result = sync(cfg, "list", "segment")
 
     assert result.status == RunStatus.FAILED
-    for table, path in (("list", "/api/lists"), ("segment", "/api/segments")):
-        assert result.tables[table].error == (
-            f"Could not reach Klaviyo at klaviyo-fault.invalid for GET {path}: "
-            "the host name did not resolve (DNS). Gave up after 2 attempts."
-        )
-        assert result.tables[table].fix == (
-            "Check the network and the base URL; the next run retries."
-        )
+    assert result.error == (
+        "Could not reach Klaviyo at http://klaviyo-fault.invalid: the host name did "
+        "not resolve (DNS); check the network and the base URL."
+    )
+    for table in ("list", "segment"):
+        assert result.tables[table].stopped
+        assert result.tables[table].requests == 0
     assert sandbox.requests.total == 0
+    # Nothing was created for a run that could not start.
+    assert not cfg.duckdb_path.exists()
+    assert not cfg.data_dir.exists()

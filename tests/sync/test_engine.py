@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.load import warehouse_reader
 from klaviyo_connector.sandbox import RunningSandbox
 from klaviyo_connector.sync.check import KEY_REJECTED
-from klaviyo_connector.sync.engine import run_sync
+from klaviyo_connector.sync.engine import INTERRUPTED, run_sync
 from klaviyo_connector.sync.models import (
     TABLES,
     Progress,
@@ -324,3 +325,41 @@ def test_api_quirks_still_give_the_ground_truth_and_a_sane_cursor(
     assert cursors
     assert all(row["cursor_at"] <= result.started_at for row in cursors)
     assert running.api_key not in caplog.text
+
+
+def test_cancel_stops_every_table_at_its_next_page_and_keeps_the_commits(
+    start_sandbox: StartSandbox, tmp_path: Path
+) -> None:
+    running = start_sandbox(profiles=1000)
+    running.sandbox.faults.add("slow", delay=0.05, count=None, path="/api/profiles")
+    cfg = engine_config(running, tmp_path, profile_chunk_rows=100)
+    cancel = threading.Event()
+
+    def progress(event: Progress) -> None:
+        if event.table == "profile" and event.rows >= 200:
+            cancel.set()
+
+    result = run_sync(cfg, RunRequest(), progress, cancel=cancel)
+
+    assert result.status == RunStatus.INTERRUPTED
+    assert result.error == INTERRUPTED
+    profile = result.tables["profile"]
+    assert profile.stopped
+    assert 200 <= profile.rows < 1000
+    assert len(read_table(cfg, "profile")) == profile.rows
+    resumed = run_sync(cfg, RunRequest(tables=("profile",)))
+    assert resumed.status == RunStatus.SUCCEEDED
+    assert resumed.tables["profile"].rows <= 1000 - profile.rows + 5
+    assert_matches_ground_truth(cfg, running.sandbox, "profile")
+
+
+def test_a_wrong_key_creates_no_warehouse_and_counts_its_one_request(
+    running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    cfg = engine_config(running_sandbox, tmp_path, api_key=ApiKey("pk_" + "w" * 34))
+    result = run_sync(cfg, RunRequest())
+    assert result.error == KEY_REJECTED
+    assert all(t.stopped for t in result.tables.values())
+    assert running_sandbox.sandbox.requests.total == 1
+    assert not cfg.duckdb_path.exists()
+    assert not cfg.data_dir.exists()

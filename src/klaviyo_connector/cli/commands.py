@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 
 from klaviyo_connector.cli.common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     BaseUrlOpt,
     ConfigOpt,
@@ -17,6 +19,7 @@ from klaviyo_connector.cli.common import (
     QuietOpt,
     TablesOpt,
     VerboseOpt,
+    ctrl_c_sets,
     failures,
     parse_day,
 )
@@ -119,8 +122,12 @@ def run_and_report(edge: Edge, cfg: SyncConfig, request: RunRequest) -> RunResul
     """Runs with a progress bar, then prints the summary and verdict."""
     from klaviyo_connector.sync.engine import run_sync
 
-    with live_progress(edge.err, edge.verbosity >= 0) as progress:
-        result = run_sync(cfg, request, progress)
+    cancel = threading.Event()
+    with (
+        ctrl_c_sets(cancel, edge),
+        live_progress(edge.err, edge.verbosity >= 0) as progress,
+    ):
+        result = run_sync(cfg, request, progress, cancel=cancel)
     if (
         edge.verbosity >= 0
         or result.status != RunStatus.SUCCEEDED
@@ -141,7 +148,9 @@ StrictOpt = Annotated[
 ]
 
 
-def _exit_for(result: RunResult, strict: bool = False) -> typer.Exit:
+def exit_for(result: RunResult, strict: bool = False) -> typer.Exit:
+    if result.status == RunStatus.INTERRUPTED:
+        return typer.Exit(EXIT_INTERRUPTED)
     ok = result.status == RunStatus.SUCCEEDED
     if strict and warned_tables(result):
         ok = False
@@ -194,7 +203,7 @@ def sync(
             tables=settings.tables, lookback_days=settings.lookback_days
         )
         result = run_and_report(edge, settings.sync_config(), request)
-    raise _exit_for(result, strict)
+    raise exit_for(result, strict)
 
 
 def _range(start: str, end: str | None) -> tuple[dt.datetime, dt.datetime]:
@@ -258,4 +267,4 @@ def backfill(
             kind=RunKind.HISTORICAL, tables=settings.tables, start=begin, end=finish
         )
         result = run_and_report(edge, settings.sync_config(), request)
-    raise _exit_for(result)
+    raise exit_for(result)

@@ -1,11 +1,14 @@
 """What every command shares: options, settings at the edge, errors to exit codes.
 
-Exit codes: 0 success, 1 a sync or check failed, 2 usage or configuration.
+Exit codes: 0 success, 1 a sync or check failed, 2 usage or configuration,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +30,7 @@ from klaviyo_connector.logs import configure_logging
 from klaviyo_connector.sync.check import KEY_REJECTED
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as shells report Ctrl-C
 
 ConfigOpt = Annotated[
     Path | None,
@@ -114,6 +118,30 @@ def failures(edge: Edge) -> Iterator[None]:
         edge.err.print(f"Error: {redact(_sentence(exc, edge.base_url))}", markup=False)
         code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
         raise typer.Exit(code) from None
+
+
+@contextmanager
+def ctrl_c_sets(event: threading.Event, edge: Edge) -> Iterator[None]:
+    """Ctrl-C asks the run to stop at the next page, keeping what it committed,
+    instead of killing it mid-load; a second Ctrl-C quits at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        edge.err.print(
+            "Stopping after the current page (Ctrl-C again to quit at once)...",
+            markup=False,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def parse_day(value: str, name: str) -> dt.datetime:

@@ -9,8 +9,6 @@ import typer
 from rich.table import Table
 
 from klaviyo_connector.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
     Edge,
     QuietOpt,
     VerboseOpt,
@@ -87,7 +85,7 @@ def demo(
 
     Example: klaviyo-connector demo --path /tmp/klaviyo-demo.duckdb
     """
-    from klaviyo_connector.cli.commands import run_and_report
+    from klaviyo_connector.cli.commands import exit_for, run_and_report
     from klaviyo_connector.sandbox import SandboxConfig, serve_in_thread
 
     edge = Edge(verbose, quiet)
@@ -106,4 +104,4 @@ def demo(
             result = run_and_report(edge, cfg, RunRequest(lookback_days=365))
         if result.status == RunStatus.SUCCEEDED:
             _show_counts(edge, cfg)
-    raise typer.Exit(EXIT_OK if result.status == RunStatus.SUCCEEDED else EXIT_FAILED)
+    raise exit_for(result)

@@ -12,9 +12,20 @@ from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from klaviyo_connector.sync.check import TABLE_SCOPES, CheckResult
-from klaviyo_connector.sync.models import Progress, ProgressCallback, RunResult
+from klaviyo_connector.sync.models import (
+    Progress,
+    ProgressCallback,
+    RunKind,
+    RunResult,
+    TableResult,
+)
 
-_STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red"}
+_STATUS_STYLE = {
+    "succeeded": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "interrupted": "yellow",
+}
 
 
 def show_check(
@@ -74,7 +85,19 @@ def live_progress(out: Console, enabled: bool) -> Iterator[ProgressCallback | No
         yield LiveProgress(bar)
 
 
+def _status_cell(table: TableResult) -> str:
+    if table.stopped:
+        return "[yellow]stopped[/]"
+    if not table.ok:
+        return "[red]failed[/]"
+    return "[yellow]warning[/]" if table.warnings else "[green]ok[/]"
+
+
 def show_summary(out: Console, result: RunResult) -> None:
+    """Rows, requests and time per table, then each table's own failure and
+    warnings; a run that stopped before any table began has no table."""
+    if all(t.stopped and not t.requests for t in result.tables.values()):
+        return
     grid = Table(title=None, show_lines=False)
     for name, justify in (
         ("table", "left"),
@@ -85,44 +108,51 @@ def show_summary(out: Console, result: RunResult) -> None:
     ):
         grid.add_column(name, justify=justify)  # type: ignore[arg-type]
     for table in result.tables.values():
-        status = "[green]ok[/]" if table.ok else "[red]failed[/]"
-        if table.ok and table.warnings:
-            status = "[yellow]warning[/]"
         grid.add_row(
             table.table,
-            status,
+            _status_cell(table),
             f"{table.rows:,}",
             f"{table.requests:,}",
             f"{table.seconds:.1f} s",
         )
     out.print(grid)
     for table in result.tables.values():
-        if not table.ok:
+        if not table.ok and not table.stopped:
             fix = f" {table.fix}" if table.fix else ""
             out.print(f"{table.table}: {table.error}{fix}", markup=False, style="red")
         for warning in table.warnings:
             out.print(f"{table.table}: {warning}", markup=False, style="yellow")
 
 
+def _tables(count: int) -> str:
+    return f"{count} table" if count == 1 else f"{count} tables"
+
+
 def verdict(result: RunResult) -> str:
-    status = result.status.value
-    failed = [t.table for t in result.tables.values() if not t.ok]
+    """The last line: what happened to the run as a whole."""
+    what = "Sync"
+    if result.request.kind == RunKind.HISTORICAL:
+        what = "Historical recovery"
+    if result.interrupted and result.error:
+        return result.error
     if result.error:
-        return f"Sync failed: {result.error}"
+        return f"{what} failed: {result.error}"
+    status, total = result.status.value, len(result.tables)
+    failed = [t.table for t in result.tables.values() if not t.ok]
     if status == "partial":
         return (
-            f"Partial sync: {len(result.tables) - len(failed)} of "
-            f"{len(result.tables)} tables loaded; {', '.join(failed)} failed."
+            f"Partial {what.lower()}: {total - len(failed)} of {_tables(total)} "
+            f"loaded; {', '.join(failed)} failed."
         )
     if status == "failed":
-        return "Sync failed: no table loaded."
+        return f"{what} failed: no table loaded."
     warned = warned_tables(result)
     if warned:
         return (
-            f"Sync succeeded with warnings: {len(result.tables)} tables loaded; "
+            f"{what} succeeded with warnings: {_tables(total)} loaded; "
             f"check {', '.join(warned)} (warnings above)."
         )
-    return f"Sync succeeded: {len(result.tables)} tables loaded."
+    return f"{what} succeeded: {_tables(total)} loaded."
 
 
 def warned_tables(result: RunResult) -> list[str]:

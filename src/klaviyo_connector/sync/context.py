@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 
 class Cancelled(Exception):
-    """Another table hit an error that ends the whole run (a rejected key)."""
+    """The run is stopping: a rejected key or an unreachable Klaviyo elsewhere
+    (`RunContext.stop_reason` says which), or the caller asked it to."""
 
 
 @dataclass
@@ -38,6 +39,10 @@ class RunContext:
     cursors: dict[str, CursorState] = field(default_factory=dict)
     progress: ProgressCallback | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Why the whole run stopped, when a table found that every other table
+    # would fail the same way; None with `cancel` set means the caller asked.
+    stop_reason: str | None = None
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def historical(self) -> bool:
@@ -50,6 +55,13 @@ class RunContext:
     def check_cancelled(self) -> None:
         if self.cancel.is_set():
             raise Cancelled()
+
+    def stop(self, reason: str) -> None:
+        """Stops every table at its next page; the first reason is kept."""
+        with self._stop_lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+        self.cancel.set()
 
     def emit(self, event: Progress) -> None:
         if self.progress is not None:
@@ -76,17 +88,21 @@ class TableRun:
         return sum(now[e] - self._before[e] for e in self._endpoints)
 
     def step(self, rows_loaded: int = 0) -> None:
-        """After each page or commit: update counters, tell the listener."""
-        self.ctx.check_cancelled()
+        """After each page or commit: update counters, tell the listener, and
+        stop here if the run is stopping (rows just committed still count)."""
         if rows_loaded:  # only the loading thread loads; readers just report
             self.result.rows += rows_loaded
         self.result.requests = self.requests
         self.ctx.emit(Progress(self.result.table, self.result.rows, self.requests))
+        self.ctx.check_cancelled()
 
-    def finish(self, error: str | None = None, fix: str | None = None) -> TableResult:
+    def finish(
+        self, error: str | None = None, fix: str | None = None, *, stopped: bool = False
+    ) -> TableResult:
         self.result.requests = self.requests
         self.result.seconds = round(time.monotonic() - self._started, 3)
         self.result.error, self.result.fix = error, fix
+        self.result.stopped = stopped
         self.ctx.emit(
             Progress(
                 self.result.table,

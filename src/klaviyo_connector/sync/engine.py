@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from klaviyo_connector.client import KlaviyoClient
@@ -19,7 +21,9 @@ from klaviyo_connector.errors import (
     AuthenticationError,
     ConfigError,
     ConnectorError,
+    KlaviyoError,
     PermissionDeniedError,
+    UnreachableError,
 )
 from klaviyo_connector.keys import redact
 from klaviyo_connector.load.warehouse import Warehouse
@@ -88,17 +92,35 @@ def _failure(table: str, exc: ConnectorError) -> tuple[str, str | None]:
     return exc.message, exc.fix or None
 
 
+INTERRUPTED = "Interrupted: committed work is kept; the next sync continues from there."
+NOT_FINISHED = "Not finished: the whole run stopped."
+
+
+def unreachable(base_url: str, exc: KlaviyoError) -> str:
+    """The run's one sentence when no connection to Klaviyo could be made."""
+    what = f": {exc.detail}" if exc.detail else ""
+    return (
+        f"Could not reach Klaviyo at {base_url}{what}; check the network and the "
+        "base URL."
+    )
+
+
 def run_table(ctx: RunContext, table: str) -> TableResult:
-    """One table, start to end; its failure is its own, except a rejected key."""
+    """One table, start to end; its failure is its own, unless every other
+    table would fail the same way (a rejected key, Klaviyo unreachable)."""
     job = _job(ctx, table)
     run: TableRun = job.run
     try:
+        ctx.check_cancelled()
         job.sync()
     except Cancelled:
-        return run.finish("Not finished: the run stopped because the key was rejected.")
+        return run.finish(NOT_FINISHED, stopped=True)
     except AuthenticationError:
-        ctx.cancel.set()
-        raise
+        ctx.stop(KEY_REJECTED)
+        return run.finish(NOT_FINISHED, stopped=True)
+    except UnreachableError as exc:
+        ctx.stop(unreachable(ctx.cfg.base_url, exc))
+        return run.finish(NOT_FINISHED, stopped=True)
     except ConnectorError as exc:
         return run.finish(*_failure(table, exc))
     except Exception as exc:
@@ -118,23 +140,46 @@ def run_table(ctx: RunContext, table: str) -> TableResult:
     return result
 
 
-def _failed(table: str, exc: ConnectorError) -> TableResult:
-    return TableResult(table, error=exc.message, fix=exc.fix or None)
-
-
 def _collect(ctx: RunContext, result: RunResult) -> None:
     tables = [t for t in _START_ORDER if t in ctx.request.tables]
     workers = min(ctx.cfg.max_workers, len(tables))
     with ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
         futures = {t: pool.submit(run_table, ctx, t) for t in tables}
-        for table in TABLES:
-            if table not in futures:
-                continue
-            try:
-                result.tables[table] = futures[table].result()
-            except AuthenticationError as exc:
-                result.error = KEY_REJECTED
-                result.tables[table] = _failed(table, exc)
+        try:
+            for table in TABLES:
+                if table in futures:
+                    result.tables[table] = futures[table].result()
+        except KeyboardInterrupt:
+            # Without this the pool would let every table run to its end.
+            ctx.cancel.set()
+            raise
+    if ctx.stop_reason is not None:
+        result.error = ctx.stop_reason
+    elif any(t.stopped for t in result.tables.values()):
+        result.error, result.interrupted = INTERRUPTED, True
+
+
+def _stopped(result: RunResult, tables: tuple[str, ...], reason: str) -> RunResult:
+    """A run that ended before any table started: the reason once, at run level."""
+    result.error = reason
+    result.tables = {
+        t: TableResult(t, error=NOT_FINISHED, stopped=True) for t in tables
+    }
+    result.finished_at = dt.datetime.now(dt.UTC)
+    log.info("run %s: %s", result.request.kind.value, result.status.value)
+    return result
+
+
+def _check_key(client: KlaviyoClient) -> None:
+    """One cheap request before anything is created: a rejected key or an
+    unreachable Klaviyo ends the run here and leaves no file behind. A key
+    without `accounts:read` (403) or a passing fault proves enough."""
+    try:
+        client.get("/api/accounts")
+    except (AuthenticationError, UnreachableError):
+        raise
+    except KlaviyoError as exc:
+        log.debug("key check: %s", exc.message)
 
 
 def _open_warehouse(cfg: SyncConfig, request: RunRequest) -> tuple[Warehouse, dict]:
@@ -144,33 +189,63 @@ def _open_warehouse(cfg: SyncConfig, request: RunRequest) -> tuple[Warehouse, di
     return warehouse, cursors
 
 
-def run_sync(
-    cfg: SyncConfig, request: RunRequest, progress: ProgressCallback | None = None
-) -> RunResult:
-    """Syncs the requested tables; per-table failures land in the result.
-    Raises only ConfigError; a rejected key ends the run with `error` set."""
-    require_private_key(cfg.api_key)
-    started = dt.datetime.now(dt.UTC)
-    normalized = normalize_request(request, started)
-    result = RunResult(request=request, started_at=started)
-    try:
-        warehouse, cursors = _open_warehouse(cfg, normalized)
-    except ConfigError:
-        raise
-    except ConnectorError as exc:
-        result.error = str(exc)
-        result.tables = {t: _failed(t, exc) for t in normalized.tables}
-        result.finished_at = dt.datetime.now(dt.UTC)
-        return result
-    with KlaviyoClient(
+def _interruptible(cancel: threading.Event) -> Callable[[float], None]:
+    """A sleep (pacing, retry backoff) that ends the moment the run stops."""
+
+    def sleep(seconds: float) -> None:
+        if cancel.wait(max(seconds, 0.0)):
+            raise Cancelled()
+
+    return sleep
+
+
+def _client(cfg: SyncConfig, cancel: threading.Event) -> KlaviyoClient:
+    return KlaviyoClient(
         cfg.api_key,
         base_url=cfg.base_url,
         timeout=cfg.timeout,
         max_attempts=cfg.max_attempts,
         max_wait=cfg.max_wait,
         pacing=cfg.pacing,
-    ) as client:
-        ctx = RunContext(cfg, normalized, client, warehouse, started, cursors, progress)
+        sleep=_interruptible(cancel),
+    )
+
+
+def run_sync(
+    cfg: SyncConfig,
+    request: RunRequest,
+    progress: ProgressCallback | None = None,
+    *,
+    cancel: threading.Event | None = None,
+) -> RunResult:
+    """Syncs the requested tables; per-table failures land in the result.
+
+    Raises only ConfigError. A rejected key or an unreachable Klaviyo ends the
+    run with `error` set; setting `cancel` stops every table at its next page,
+    keeping what was committed (the result is then `interrupted`)."""
+    require_private_key(cfg.api_key)
+    started = dt.datetime.now(dt.UTC)
+    normalized = normalize_request(request, started)
+    result = RunResult(request=request, started_at=started)
+    cancel = cancel or threading.Event()
+    with _client(cfg, cancel) as client:
+        try:
+            _check_key(client)
+            warehouse, cursors = _open_warehouse(cfg, normalized)
+        except ConfigError:
+            raise
+        except Cancelled:
+            result.interrupted = True
+            return _stopped(result, normalized.tables, INTERRUPTED)
+        except AuthenticationError:
+            return _stopped(result, normalized.tables, KEY_REJECTED)
+        except UnreachableError as exc:
+            return _stopped(result, normalized.tables, unreachable(cfg.base_url, exc))
+        except ConnectorError as exc:
+            return _stopped(result, normalized.tables, str(exc))
+        ctx = RunContext(
+            cfg, normalized, client, warehouse, started, cursors, progress, cancel
+        )
         _collect(ctx, result)
     result.finished_at = dt.datetime.now(dt.UTC)
     log.info("run %s: %s", request.kind.value, result.status.value)

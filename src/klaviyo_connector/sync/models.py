@@ -51,6 +51,8 @@ class TableResult:
     error: str | None = None
     fix: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Not finished because the whole run stopped (RunResult.error says why).
+    stopped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -64,9 +66,13 @@ class RunResult:
     finished_at: dt.datetime | None = None
     tables: dict[str, TableResult] = field(default_factory=dict)
     error: str | None = None
+    # Stopped on the caller's request (Ctrl-C): committed work is kept.
+    interrupted: bool = False
 
     @property
     def status(self) -> RunStatus:
+        if self.interrupted:
+            return RunStatus.INTERRUPTED
         if self.error is not None or not self.tables:
             return RunStatus.FAILED
         failed = [t for t in self.tables.values() if not t.ok]
