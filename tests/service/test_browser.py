@@ -255,3 +255,52 @@ def test_api_page_renders_offline_with_nothing_from_outside(browser, dashboard):
     assert outside == []
     assert failed == []
     context.close()
+
+
+def _set_up(page, dashboard) -> None:
+    connect(page, "Main store", dashboard.sandbox.api_key)
+    page.click("text=Continue")
+    page.click("button:has-text('Continue')")
+    page.click("button:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("Main store")
+
+
+def test_a_finished_run_updates_the_page_in_place(page, dashboard):
+    _set_up(page, dashboard)
+    badge = page.locator(".title-row .health")
+    expect(badge).to_have_text("never run")
+    expect(page.locator("[data-section=chart] svg")).to_have_count(0)
+    page.click("#sync-now")
+    expect(page.locator(".flash")).to_have_text("Sync started (run #1).")
+    page.evaluate("window.sameDocument = true")
+    row = page.locator("#run-1")
+    expect(row.locator(".status")).to_have_text("succeeded", timeout=90_000)
+    expect(row.locator("[data-field=duration]")).to_have_text(
+        re.compile(r"^(\d+\.\d s|\d+ min \d+ s)$")
+    )
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    expect(row.locator("[data-field=window]")).to_have_text(
+        re.compile(rf"^{stamp}\s*→ {stamp}$")
+    )
+    expect(row.locator("[data-table=profile]")).to_have_text("profile: 300")
+    expect(badge).to_have_text("auto-sync off")
+    expect(page.locator(".flash")).to_have_count(0)
+    expect(page.locator("[data-section=chart] svg")).to_have_count(1)
+    assert page.evaluate("window.sameDocument") is True, "the page was reloaded"
+    shot(page, "connection-live")
+
+
+def test_a_run_ending_leaves_a_form_being_edited_alone(page, dashboard):
+    _set_up(page, dashboard)
+    dashboard.sandbox.sandbox.faults.add(
+        "slow", delay=1.0, count=3, path="/api/profiles*"
+    )
+    page.click("#sync-now")
+    page.click("nav.tabs >> text=Settings")
+    expect(page.locator("#run-1")).to_have_class(re.compile("live"))
+    page.fill("input[name=name]", "Typed, not saved")
+    page.fill("input[name=lookback_days]", "21")
+    expect(page.locator("#run-1 .status")).to_have_text("succeeded", timeout=90_000)
+    expect(page.locator(".title-row .health")).to_have_text("auto-sync off")
+    expect(page.locator("input[name=name]")).to_have_value("Typed, not saved")
+    expect(page.locator("input[name=lookback_days]")).to_have_value("21")

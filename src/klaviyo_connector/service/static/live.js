@@ -1,15 +1,15 @@
-// Live progress of queued and running syncs on the connection page: polls the
-// run's JSON and redraws its row; on the overview it reloads once a run ends so
-// the history, chart and next sync time are current (never while a settings
-// or recovery form may hold unsaved input).
+// Live updates without reloading: queued and running rows of the run history
+// are redrawn from /api/runs/{id} once a second; when one ends, the parts of the
+// page marked data-section (health badge, next sync, chart, run history, home
+// cards) are fetched again from the page named by <body data-live> and swapped
+// in. Forms are never replaced, so nothing the user is typing is lost.
 (function () {
   "use strict";
   var ACTIVE = ["queued", "running"];
-  var editing = document.querySelector("form.settings, form.historical") !== null;
-
-  function reload(delay) {
-    if (!editing) { window.setTimeout(function () { window.location.reload(); }, delay); }
-  }
+  var source = document.body.dataset.live;
+  var watching = {};
+  var nextTimer = null;
+  var pastTries = 0;
 
   function text(tag, value, cls) {
     var el = document.createElement(tag);
@@ -18,15 +18,56 @@
     return el;
   }
 
+  function count(n) { return Number(n || 0).toLocaleString("en-US"); }
+
+  function when(iso) {
+    if (!iso) { return "—"; }
+    var d = new Date(iso);
+    return isNaN(d) ? "—" : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) { return "—"; }
+    var whole = Math.round(seconds);
+    var minutes = Math.floor(whole / 60);
+    return minutes ? minutes + " min " + (whole % 60) + " s" : seconds.toFixed(1) + " s";
+  }
+
   function drawTables(cell, run) {
     cell.replaceChildren();
     Object.keys(run.tables).forEach(function (name) {
       var t = run.tables[name];
       var row = text("div", name + ": ", "table-row" + (t.error ? " failed" : ""));
       row.dataset.table = name;
-      row.appendChild(text("b", t.rows.toLocaleString("en-US")));
+      row.appendChild(text("b", count(t.rows)));
       if (run.status === "running" && !t.done) { row.appendChild(document.createTextNode(" …")); }
+      if (t.warnings && t.warnings.length) {
+        var mark = text("span", "⚠ warning", "warning-mark");
+        mark.title = t.warnings.join(" ");
+        row.append(" ", mark);
+      }
       cell.appendChild(row);
+    });
+  }
+
+  function drawWindow(cell, run) {
+    var small = document.createElement("small");
+    small.append(when(run.window_start), document.createElement("br"), "→ " + when(run.window_end));
+    cell.replaceChildren(small);
+  }
+
+  function drawProblem(cell, run) {
+    cell.replaceChildren();
+    if (run.error) { cell.appendChild(text("p", run.error, "error")); }
+    if (run.fix) { cell.appendChild(text("p", run.fix, "fix")); }
+    Object.keys(run.tables).forEach(function (name) {
+      var t = run.tables[name];
+      if (!t.error || !run.error || run.error.indexOf(name + ":") === 0) { return; }
+      cell.appendChild(text("p", name + ": " + t.error, "error"));
+      if (t.fix) { cell.appendChild(text("p", t.fix, "fix")); }
+    });
+    (run.warnings || []).forEach(function (warning) {
+      cell.appendChild(text("p", warning, "warning"));
     });
   }
 
@@ -38,35 +79,78 @@
     var behind = tr.querySelector(".behind");
     if (behind && !run.queued_behind_running) { behind.remove(); }
     drawTables(tr.querySelector('[data-field="tables"]'), run);
-    tr.querySelector('[data-field="requests"]').textContent = run.requests.toLocaleString("en-US");
+    drawWindow(tr.querySelector('[data-field="window"]'), run);
+    drawProblem(tr.querySelector('[data-field="problem"]'), run);
+    tr.querySelector('[data-field="requests"]').textContent = count(run.requests);
+    tr.querySelector('[data-field="duration"]').textContent = duration(run.duration_seconds);
   }
 
-  function poll(tr) {
-    fetch("/api/runs/" + tr.dataset.run, { credentials: "same-origin" })
+  function refresh() {
+    if (!source) { return; }
+    fetch(source, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-section]").forEach(function (old) {
+          var name = old.dataset.section;
+          var next = fresh.querySelector('[data-section="' + name + '"]');
+          if (next) { old.replaceWith(document.importNode(next, true)); }
+        });
+        watch();
+      })
+      .catch(function () { window.setTimeout(refresh, 3000); });
+  }
+
+  function ended() {
+    // The banner that announced the run ("Sync started …") has served its turn.
+    document.querySelectorAll(".flash").forEach(function (f) { f.remove(); });
+    refresh();
+  }
+
+  function poll(id) {
+    fetch("/api/runs/" + id, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (run) {
-        if (!run) { return; }
-        draw(tr, run);
-        if (ACTIVE.indexOf(run.status) < 0) {
-          if (editing) { tr.classList.remove("live"); }
-          reload(400);
-        } else {
-          window.setTimeout(function () { poll(tr); }, 1000);
+        var tr = document.getElementById("run-" + id);
+        if (run && tr) { draw(tr, run); }
+        if (run && ACTIVE.indexOf(run.status) >= 0) {
+          window.setTimeout(function () { poll(id); }, 1000);
+          return;
         }
+        delete watching[id];
+        if (tr) { tr.classList.remove("live"); }
+        if (run) { ended(); }
       })
-      .catch(function () { window.setTimeout(function () { poll(tr); }, 3000); });
+      .catch(function () { window.setTimeout(function () { poll(id); }, 3000); });
   }
 
-  document.querySelectorAll("tr.live").forEach(poll);
-
-  // An auto-sync run may start while the page is open: look for it after the
-  // next scheduled time has passed.
-  var next = document.getElementById("next-sync");
-  if (next && !document.querySelector("tr.live")) {
-    var when = Date.parse(next.textContent.replace(" UTC", "Z").replace(" ", "T"));
-    if (!isNaN(when)) {
-      var wait = Math.max(when - Date.now() + 1500, 1500);
-      if (wait < 3600 * 1000) { reload(wait); }
+  // An auto-sync run may start while the page is open: look for it once the
+  // next scheduled time has passed, backing off while it has not appeared.
+  function awaitScheduled() {
+    window.clearTimeout(nextTimer);
+    var next = document.getElementById("next-sync");
+    if (!next || Object.keys(watching).length) { return; }
+    var due = Date.parse(next.textContent.replace(" UTC", "Z").replace(" ", "T"));
+    if (isNaN(due)) { return; }
+    var wait = due - Date.now() + 1500;
+    if (wait <= 0) {
+      pastTries += 1;
+      wait = Math.min(1500 * Math.pow(2, pastTries), 60000);
+    } else {
+      pastTries = 0;
     }
+    if (wait < 3600 * 1000) { nextTimer = window.setTimeout(refresh, wait); }
   }
+
+  function watch() {
+    document.querySelectorAll("tr.live").forEach(function (tr) {
+      var id = tr.dataset.run;
+      if (!watching[id]) { watching[id] = true; poll(id); }
+    });
+    if (document.querySelector("[data-busy]")) { window.setTimeout(refresh, 2000); }
+    awaitScheduled();
+  }
+
+  watch();
 })();
