@@ -210,3 +210,18 @@ def test_table_warnings_show_in_the_history_and_the_api(tmp_path, sandbox):
         warning = '<p class="warning"><b>profile</b>: 3 record(s) are dated in the'
         assert warning in row
         assert 'class="health healthy"' in client.get("/").text
+
+
+def test_the_duckdb_file_is_shown_from_the_service_folder(
+    client, sandbox, tmp_path, monkeypatch
+):
+    cid = _setup(client, sandbox.api_key)
+    monkeypatch.chdir(tmp_path)
+    page = client.get(f"/connections/{cid}").text
+    absolute = tmp_path.resolve() / "data" / "warehouse" / "main_store.duckdb"
+    assert f'<code title="{absolute}">data/warehouse/main_store.duckdb</code>' in page
+    assert client.get(f"/api/connections/{cid}").json()["duckdb_file"] == str(absolute)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert f">{absolute}</code>" in client.get(f"/connections/{cid}").text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from klaviyo_connector.sync.models import TABLES
@@ -59,6 +60,11 @@ def connection_view(
 ) -> dict[str, Any]:
     """Everything a page or API client may see about a connection: never the key."""
     finished = [r for r in runs if r.finished_at is not None]
+    duckdb = (
+        (service.settings.warehouse_dir / f"{conn.slug}.duckdb").resolve()
+        if conn.destination == "duckdb"
+        else None
+    )
     return {
         "id": conn.id,
         "name": conn.name,
@@ -79,11 +85,8 @@ def connection_view(
         "destination": conn.destination,
         "destination_credentials_set": conn.credentials_encrypted is not None,
         "dataset": conn.dataset,
-        "duckdb_file": (
-            str(service.settings.warehouse_dir / f"{conn.slug}.duckdb")
-            if conn.destination == "duckdb"
-            else None
-        ),
+        "duckdb_file": str(duckdb) if duckdb else None,
+        "duckdb_file_shown": shown_path(duckdb) if duckdb else None,
         "conversion_metric": store.metric_label(conn),
         "conversion_metric_detected": conn.detected_metric_id,
         "metrics": conn.metrics or [],
@@ -97,6 +100,14 @@ def connection_view(
         "checks": conn.checks or {},
         "detected_metric_id": conn.detected_metric_id,
     }
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user started the service: relative to its folder if inside."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def load_connection(

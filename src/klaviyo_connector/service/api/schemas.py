@@ -92,7 +92,7 @@ class ConnectionOut(BaseModel):
     destination: str
     destination_credentials_set: bool
     dataset: str
-    duckdb_file: str | None
+    duckdb_file: str | None = Field(description="Absolute path of the DuckDB file.")
     conversion_metric: MetricOut | None
     conversion_metric_detected: str | None
     metrics: list[MetricOut]
