@@ -100,10 +100,10 @@ def _svg(chart: Any) -> str:
 
 
 def _ceiling(value: float) -> float:
-    """A round axis top (1, 2, 4 or 8 times a power of ten): even tick labels."""
+    """A round axis top (1, 2, 4, 6 or 8 times a power of ten): round quarters."""
     scale = 1.0
     while True:
-        for step in (1, 2, 4, 8):
+        for step in (1, 2, 4, 6, 8):
             if step * scale >= value:
                 return step * scale
         scale *= 10
