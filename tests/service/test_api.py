@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -198,3 +199,35 @@ def test_a_rejected_key_fails_the_run_in_plain_words(tmp_path, own_sandbox):
         assert run["status"] == "failed"
         assert "Klaviyo rejected the API key" in run["error"]
         assert api.get(f"/api/connections/{cid}").json()["health"] == "failing"
+
+
+def test_a_new_connection_by_a_deleted_ones_name_starts_clean(api, app, sandbox):
+    old = _create(api, sandbox.api_key, tables=["list"]).json()
+    first = wait_run(api, api.post(f"/api/connections/{old['id']}/sync").json()["id"])
+    assert first["status"] == "succeeded"
+    assert api.delete(f"/api/connections/{old['id']}").status_code == 204
+    new = _create(api, sandbox.api_key, tables=["list"]).json()
+    assert new["id"] != old["id"]
+    assert (old["slug"], new["slug"]) == ("main_store", "main_store_2")
+    assert new["dataset"] == "klaviyo_main_store_2"
+    assert (new["health"], new["last_sync_at"]) == ("never run", None)
+    assert api.get(f"/api/connections/{new['id']}/runs").json() == []
+    assert Path(old["duckdb_file"]).exists(), "deleting keeps the warehouse data"
+    assert not Path(new["duckdb_file"]).exists(), "no cursor to resume"
+    run = wait_run(api, api.post(f"/api/connections/{new['id']}/sync").json()["id"])
+    assert run["id"] > first["id"]
+    assert run["tables"]["list"]["rows"] == first["tables"]["list"]["rows"]
+
+
+def test_files_left_by_an_older_store_keep_their_name(tmp_path, sandbox):
+    data = tmp_path / "data"
+    (data / "pipelines" / "main_store").mkdir(parents=True)
+    app = make_app(data, base_url=sandbox.base_url)
+    with TestClient(app, headers=bearer(app)) as api:
+        assert _create(api, sandbox.api_key).json()["slug"] == "main_store_2"
+
+
+def test_a_connection_undone_while_created_frees_its_name(api, sandbox):
+    refused = _create(api, sandbox.api_key, sync_period="seconds", sync_seconds=5)
+    assert refused.status_code == 400
+    assert _create(api, sandbox.api_key).json()["slug"] == "main_store"

@@ -147,8 +147,15 @@ def test_settings_tab_edits_and_explains_mistakes(client, sandbox):
 
 def test_delete_forgets_the_connection(client, sandbox):
     cid = _setup(client, sandbox.api_key)
+    settings = client.get(f"/connections/{cid}?tab=settings").text
+    assert "The data already in the warehouse stays (dataset\n" in settings
     page = _post(client, f"/connections/{cid}/delete")
-    assert "Connection deleted." in page.text
+    assert (
+        "Connection deleted. Its warehouse data stays in "
+        f"{client.app.state.service.settings.data_dir.resolve()}"
+        "/warehouse/main_store.duckdb, dataset klaviyo_main_store; a new "
+        "connection gets a dataset and sync state of its own."
+    ) in page.text
     assert "No Klaviyo account connected yet." in page.text
     assert client.get(f"/connections/{cid}").status_code == 404
 

@@ -46,7 +46,15 @@ def create(service: Service, name: str, api_key: str, summary: CheckSummary) -> 
     if not name.strip():
         raise ActionError("Give the connection a name.")
     with service.db.session() as s:
-        return store.create(s, service.vault, name, ApiKey(api_key), summary).id
+        conn = store.create(
+            s,
+            service.vault,
+            name,
+            ApiKey(api_key),
+            summary,
+            service.settings.has_files_of,
+        )
+        return conn.id
 
 
 def save_tables(service: Service, connection_id: int, tables: list[str]) -> None:
@@ -126,8 +134,15 @@ def historical(
     return Queued(run_id, busy)
 
 
-def delete(service: Service, connection_id: int) -> None:
-    _connection(service, connection_id)
+def delete(
+    service: Service, connection_id: int, *, never_ran: bool = False
+) -> Connection:
+    """Forgets the connection and its runs; returns it to say where its data is.
+
+    `never_ran` frees the name again: a connection undone while being created
+    wrote nothing a later one could resume.
+    """
+    conn = _connection(service, connection_id)
     if service.queue.is_busy(connection_id):
         raise ActionError(
             "A sync of this connection is queued or running; "
@@ -135,7 +150,10 @@ def delete(service: Service, connection_id: int) -> None:
             409,
         )
     with service.db.session() as s:
-        conn = s.get(Connection, connection_id)
-        if conn is not None:
-            s.delete(conn)
+        stored = s.get(Connection, connection_id)
+        if stored is not None and never_ran:
+            s.delete(stored)
+        elif stored is not None:
+            store.retire(s, stored)
     service.autosync.refresh(connection_id)
+    return conn

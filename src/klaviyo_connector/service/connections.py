@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import desc, select
@@ -12,7 +13,7 @@ from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.sync.models import TABLES
 
 from .crypto import Vault
-from .db import Connection, Run
+from .db import Connection, RetiredSlug, Run
 from .engine import CheckSummary
 from .options import SyncSettings
 
@@ -24,11 +25,16 @@ def slugify(name: str) -> str:
     return slug or "account"
 
 
-def unique_slug(session: Session, name: str) -> str:
+def unique_slug(
+    session: Session, name: str, has_files: Callable[[str], bool] = lambda _: False
+) -> str:
+    """A slug no connection, living or deleted, has used: a deleted connection's
+    warehouse data and cursors stay, and a new one must not resume them."""
     base = slugify(name)
     taken = set(session.scalars(select(Connection.slug)).all())
+    taken |= set(session.scalars(select(RetiredSlug.slug)).all())
     slug, n = base, 2
-    while slug in taken:
+    while slug in taken or has_files(slug):
         slug, n = f"{base}_{n}", n + 1
     return slug
 
@@ -40,10 +46,15 @@ def default_tables(summary: CheckSummary) -> list[str]:
 
 
 def create(
-    session: Session, vault: Vault, name: str, key: ApiKey, summary: CheckSummary
+    session: Session,
+    vault: Vault,
+    name: str,
+    key: ApiKey,
+    summary: CheckSummary,
+    has_files: Callable[[str], bool] = lambda _: False,
 ) -> Connection:
     """Stores a validated key as a connection whose setup is not yet finished."""
-    slug = unique_slug(session, name)
+    slug = unique_slug(session, name, has_files)
     conn = Connection(
         slug=slug,
         name=name.strip(),
@@ -56,6 +67,12 @@ def create(
     session.add(conn)
     session.flush()
     return conn
+
+
+def retire(session: Session, conn: Connection) -> None:
+    """Deletes the connection and its runs; its name is never handed out again."""
+    session.add(RetiredSlug(slug=conn.slug))
+    session.delete(conn)
 
 
 def apply_check(conn: Connection, summary: CheckSummary) -> None:

@@ -58,6 +58,9 @@ class Connection(Base):
     """One Klaviyo account and where and how often it is copied."""
 
     __tablename__ = "connection"
+    # Ids are never reused, so nothing keyed by a deleted connection's id (its
+    # runs, a cached warehouse read) can be mistaken for a new connection's.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
@@ -90,6 +93,7 @@ class Run(Base):
     """One sync of one connection, from queued to its outcome."""
 
     __tablename__ = "run"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection_id: Mapped[int] = mapped_column(
@@ -108,6 +112,19 @@ class Run(Base):
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RetiredSlug(Base):
+    """The name of a deleted connection's files, dataset and pipeline.
+
+    Its warehouse data is kept (deleting a connection never drops data), so a
+    new connection must not take the name and resume the old one's cursors.
+    """
+
+    __tablename__ = "retired_slug"
+
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SignInLink(Base):

@@ -127,11 +127,11 @@ def sync_config(conn: Connection, vault: Vault, settings: ServiceSettings) -> An
         api_key=ApiKey(vault.decrypt(conn.key_encrypted)),
         base_url=settings.klaviyo_base_url,
         destination=conn.destination,
-        duckdb_path=settings.warehouse_dir / f"{conn.slug}.duckdb",
+        duckdb_path=settings.duckdb_path(conn.slug),
         dataset=conn.dataset,
         destination_credentials=credentials,
         pipeline_name=f"klaviyo_{conn.slug.replace('-', '_')}",
-        data_dir=settings.pipelines_dir / conn.slug,
+        data_dir=settings.pipeline_dir(conn.slug),
         conversion_metric_id=conn.conversion_metric_id or conn.detected_metric_id,
     )
 

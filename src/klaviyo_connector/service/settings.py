@@ -42,3 +42,13 @@ class ServiceSettings:
     @property
     def pipelines_dir(self) -> Path:
         return self.data_dir / "pipelines"
+
+    def duckdb_path(self, slug: str) -> Path:
+        return self.warehouse_dir / f"{slug}.duckdb"
+
+    def pipeline_dir(self, slug: str) -> Path:
+        return self.pipelines_dir / slug
+
+    def has_files_of(self, slug: str) -> bool:
+        """A connection by this name wrote here, even one deleted long ago."""
+        return self.duckdb_path(slug).exists() or self.pipeline_dir(slug).exists()

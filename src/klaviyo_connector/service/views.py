@@ -61,7 +61,7 @@ def connection_view(
     """Everything a page or API client may see about a connection: never the key."""
     finished = [r for r in runs if r.finished_at is not None]
     duckdb = (
-        (service.settings.warehouse_dir / f"{conn.slug}.duckdb").resolve()
+        service.settings.duckdb_path(conn.slug).resolve()
         if conn.destination == "duckdb"
         else None
     )
@@ -100,6 +100,18 @@ def connection_view(
         "checks": conn.checks or {},
         "detected_metric_id": conn.detected_metric_id,
     }
+
+
+def data_kept(service: Service, conn: Connection) -> str:
+    """Where a deleted connection's data stays; a new one never writes there."""
+    where = f"dataset {conn.dataset}"
+    if conn.destination == "duckdb":
+        path = service.settings.duckdb_path(conn.slug).resolve()
+        where = f"{shown_path(path)}, {where}"
+    return (
+        f"Its warehouse data stays in {where}; a new connection gets a dataset "
+        "and sync state of its own."
+    )
 
 
 def shown_path(path: Path) -> str:

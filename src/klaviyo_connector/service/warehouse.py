@@ -33,7 +33,8 @@ class RatesCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[int, tuple[int | None, list[dict[str, Any]] | None]] = {}
+        # Keyed by slug: a slug, unlike an id in an older store, is never reused.
+        self._cache: dict[str, tuple[int | None, list[dict[str, Any]] | None]] = {}
 
     def get(
         self,
@@ -45,14 +46,14 @@ class RatesCache:
     ) -> list[dict[str, Any]] | None:
         """`refresh=False` (a sync is writing) answers from the cache only."""
         with self._lock:
-            cached = self._cache.get(conn.id)
+            cached = self._cache.get(conn.slug)
         if cached is not None and (cached[0] == last_run_id or not refresh):
             return cached[1]
         if not refresh:
             return None
         rows = campaign_rates(conn, vault, settings)
         with self._lock:
-            self._cache[conn.id] = (last_run_id, rows)
+            self._cache[conn.slug] = (last_run_id, rows)
         return rows
 
 

@@ -65,7 +65,7 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
         actions.save_settings(service, connection_id, settings, finish=True)
         actions.set_auto_sync(service, connection_id, body.auto_sync)
     except actions.ActionError as exc:
-        actions.delete(service, connection_id)
+        actions.delete(service, connection_id, never_ran=True)
         raise http_error(exc) from None
     return _out(service, connection_id)
 

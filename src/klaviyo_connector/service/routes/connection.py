@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from .. import actions
 from ..auth import require_user
 from ..charts import runs_chart
-from ..views import connection_view, load_connection, run_view
+from ..views import connection_view, data_kept, load_connection, run_view
 from ..web import flash, render, service_of
 from .forms import (
     form_tables,
@@ -136,10 +136,11 @@ async def save_settings(request: Request, connection_id: int) -> Response:
 
 @router.post("/connections/{connection_id}/delete")
 def delete(request: Request, connection_id: int) -> Response:
+    service = service_of(request)
     try:
-        actions.delete(service_of(request), connection_id)
+        conn = actions.delete(service, connection_id)
     except actions.ActionError as exc:
         flash(request, exc.message, "error")
         return _back(connection_id, "settings")
-    flash(request, "Connection deleted. Its warehouse data was left in place.")
+    flash(request, f"Connection deleted. {data_kept(service, conn)}")
     return RedirectResponse("/", 303)
