@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from tests.conftest import POSTGRES_URL, engine_config
+from tests.conftest import POSTGRES_URL, StartSandbox, engine_config
 from tests.sync.support import assert_matches_ground_truth, by_key, read_table
 
 from klaviyo_connector.sandbox import RunningSandbox
@@ -67,3 +67,33 @@ def test_sync_into_postgres(
     assert {t: len(read_table(cfg, t)) for t in TABLES} == counts
     profiles = by_key(read_table(cfg, "profile"))
     assert len(profiles) == 300
+
+
+def test_tables_without_rows_exist_in_postgres(
+    start_sandbox: StartSandbox, tmp_path: Path, pg_dataset: str
+) -> None:
+    running = start_sandbox(lists=0, segments=0)
+    cfg = engine_config(
+        running,
+        tmp_path,
+        destination="postgres",
+        destination_credentials=POSTGRES_URL,
+        dataset=pg_dataset,
+    )
+    result = run_sync(cfg, RunRequest(tables=("list", "segment")))
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    types = column_types(pg_dataset)
+    assert types[("segment", "definition")] == "jsonb"
+    assert types[("list", "_loaded_at")] == "timestamp with time zone"
+    assert {column for table, column in types if table == "list"} == {
+        "id",
+        "name",
+        "created",
+        "updated",
+        "opt_in_process",
+        "_loaded_at",
+        "_dlt_load_id",
+        "_dlt_id",
+    }
+    assert read_table(cfg, "segment") == []

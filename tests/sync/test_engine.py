@@ -363,3 +363,52 @@ def test_a_wrong_key_creates_no_warehouse_and_counts_its_one_request(
     assert running_sandbox.sandbox.requests.total == 1
     assert not cfg.duckdb_path.exists()
     assert not cfg.data_dir.exists()
+
+
+def _columns(cfg: SyncConfig, table: str) -> set[str]:
+    sql = (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ?"
+    )
+    with warehouse_reader(cfg) as reader:
+        return {row["column_name"] for row in reader.query(sql, cfg.dataset, table)}
+
+
+def _declared_columns(table: str) -> set[str]:
+    from klaviyo_connector.reports import DIMENSIONS as REPORTS
+    from klaviyo_connector.reports import STATS
+
+    report = STATS if table == STATS.table else REPORTS[table]
+    return {c.name for c in report.columns} | {"_loaded_at", "_dlt_load_id", "_dlt_id"}
+
+
+def test_tables_without_rows_exist_with_every_column(
+    start_sandbox: StartSandbox, tmp_path: Path
+) -> None:
+    running = start_sandbox(lists=0, segments=0)
+    cfg = engine_config(running, tmp_path)
+    result = run_sync(cfg, RunRequest())
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    with warehouse_reader(cfg) as reader:
+        counts = reader.counts()
+    assert counts["list"] == 0
+    assert counts["segment"] == 0
+    for table in ("list", "segment"):
+        assert _columns(cfg, table) == _declared_columns(table)
+    again = run_sync(cfg, RunRequest())
+    assert again.status == RunStatus.SUCCEEDED, again.tables
+
+
+def test_a_backfill_that_finds_nothing_still_creates_every_table(
+    running_sandbox: RunningSandbox, sync_config: SyncConfig
+) -> None:
+    start = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    request = RunRequest(kind=RunKind.HISTORICAL, start=start, end=start + DAY)
+    result = run_sync(sync_config, request)
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    with warehouse_reader(sync_config) as reader:
+        assert reader.counts() == dict.fromkeys(TABLES, 0)
+    for table in TABLES:
+        assert _columns(sync_config, table) == _declared_columns(table)

@@ -100,6 +100,20 @@ class Warehouse:
             ) from exc
         return latest_states(rows)
 
+    def has_table(self, name: str) -> bool:
+        """Whether a load of this pipeline has created the table (an empty
+        Arrow table creates it too)."""
+        from dlt.common.schema.utils import has_table_seen_data
+
+        with DLT_LOCK:
+            schema = (
+                self.pipeline.default_schema
+                if self.pipeline.default_schema_name
+                else None
+            )
+            table = schema.tables.get(name) if schema is not None else None
+        return table is not None and has_table_seen_data(table)
+
     def _fetch(self, build_sql: Any) -> list[tuple[Any, ...]]:
         with DLT_LOCK, self.pipeline.sql_client() as client:
             sql = build_sql(client.make_qualified_table_name)
@@ -116,12 +130,17 @@ class Warehouse:
     ) -> int:
         """Commits the rows and, in the same load, the cursor they justify.
 
-        Rows reach dlt as one Arrow table, whether given as a list or a batch."""
-        if not len(rows) and state is None:
+        Rows reach dlt as one Arrow table, whether given as a list or a batch.
+        A table the warehouse lacks is created even without rows, with every
+        column, so queries over an empty table work."""
+        create = not self.has_table(spec.name)
+        if not len(rows) and state is None and not create:
             return 0
         loaded_at = dt.datetime.now(dt.UTC)
         batch = rows if isinstance(rows, RowBatch) else RowBatch.of(spec.columns, rows)
-        resources = [self._resource(spec, batch, loaded_at)] if len(batch) else []
+        resources = []
+        if len(batch) or create:
+            resources.append(self._resource(spec, batch, loaded_at))
         if state is not None:
             resources.append(self._state_resource(state, run_started_at or loaded_at))
         self._run(resources, spec.name)

@@ -143,7 +143,8 @@ class DimensionSync:
         if newest is not None and newest > ahead_of:
             self.tally.future += rows.count_after(self._cursor, ahead_of)
         state = None if self.ctx.historical else self._next_state(final)
-        if state == self.state and not len(rows):
+        unchanged = state == self.state and not len(rows)
+        if unchanged and self.ctx.warehouse.has_table(self.report.table):
             return
         loaded = self.ctx.warehouse.load(
             table_spec(self.report),
