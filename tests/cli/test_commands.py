@@ -248,6 +248,35 @@ def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
 
 
+def test_demo_never_overwrites_a_file_that_is_not_its_own(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    import duckdb
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("CREATE TABLE orders (id INTEGER)")
+    for path in (notes, warehouse):
+        refused = cli.invoke(app, ["demo", "--path", str(path)])
+        assert refused.exit_code == 2, refused.output
+        assert (
+            f"Error: {path} already exists and is not a demo warehouse, so the "
+            "demo will not overwrite it. Pass another --path, or add --force to "
+            "replace the file."
+        ) in refused.output
+    assert notes.read_text() == "my notes"
+    with duckdb.connect(str(warehouse)) as db:
+        assert db.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+
+    forced = cli.invoke(
+        app, ["demo", "--path", str(notes), "--force", "--profiles", "50"]
+    )
+    assert forced.exit_code == 0, forced.output
+    assert re.search(r"profile +50 rows", forced.output)
+
+
 @pytest.mark.parametrize("command", ["check", "sync", "backfill", "demo"])
 def test_every_command_has_help_with_an_example(cli: CliRunner, command: str) -> None:
     result = cli.invoke(app, [command, "--help"])

@@ -15,6 +15,7 @@ from klaviyo_connector.cli.common import (
     failures,
 )
 from klaviyo_connector.config import SyncConfig
+from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.sync.models import TABLES, RunRequest, RunStatus
 
@@ -31,8 +32,37 @@ ORDER BY open_rate DESC, campaign
 LIMIT 5"""
 
 
-def _fresh(path: Path) -> None:
-    """The demo rebuilds its own file each time; cursors live inside it."""
+DEMO_PIPELINE = "klaviyo_demo"
+
+
+def is_demo_file(path: Path) -> bool:
+    """Whether the file is a DuckDB warehouse an earlier demo wrote: dlt
+    records the pipeline that loaded it."""
+    import duckdb
+
+    sql = "SELECT count(*) FROM klaviyo._dlt_pipeline_state WHERE pipeline_name = ?"
+    try:
+        with duckdb.connect(str(path), read_only=True) as db:
+            found = db.execute(sql, [DEMO_PIPELINE]).fetchone()
+    except duckdb.Error:
+        return False
+    return bool(found and found[0])
+
+
+def _fresh(path: Path, force: bool) -> None:
+    """The demo rebuilds its own file each time (cursors live inside it), but
+    replaces any other file only when told to."""
+    if path.exists() and not path.is_file():
+        raise ConfigError(
+            f"{path} is a folder, not a file.", fix="Pass a file name to --path."
+        )
+    ours = not path.exists() or path.stat().st_size == 0 or is_demo_file(path)
+    if not ours and not force:
+        raise ConfigError(
+            f"{path} already exists and is not a demo warehouse, so the demo will "
+            "not overwrite it.",
+            fix="Pass another --path, or add --force to replace the file.",
+        )
     for stale in (path, path.with_name(path.name + ".wal")):
         if stale.is_file():
             stale.unlink()
@@ -75,13 +105,20 @@ def demo(
         int, typer.Option("--profiles", min=1, help="Profiles in the sandbox account.")
     ] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fake account.")] = 42,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace --path even if it is not an earlier demo's file."
+        ),
+    ] = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
     """Try the connector without a Klaviyo key: sync a bundled fake account.
 
     Starts the sandbox in-process, syncs all five tables into a DuckDB file,
-    prints row counts and a sample query, and stops the sandbox.
+    prints row counts and a sample query, and stops the sandbox. An earlier
+    demo's file is rebuilt; any other existing file is left alone unless --force.
 
     Example: klaviyo-connector demo --path /tmp/klaviyo-demo.duckdb
     """
@@ -91,14 +128,14 @@ def demo(
     edge = Edge(verbose, quiet)
     sandbox = SandboxConfig(seed=seed, profiles=profiles, rate_limits=False)
     with failures(edge):
-        _fresh(path)
+        _fresh(path, force)
         with serve_in_thread(sandbox) as running:
             edge.say(f"Sandbox Klaviyo API running at {running.base_url}")
             cfg = SyncConfig(
                 api_key=ApiKey(running.api_key),
                 base_url=running.base_url,
                 duckdb_path=path,
-                pipeline_name="klaviyo_demo",
+                pipeline_name=DEMO_PIPELINE,
             )
             # A year of lookback so the stats table covers the demo's campaigns.
             result = run_and_report(edge, cfg, RunRequest(lookback_days=365))
