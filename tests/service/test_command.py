@@ -8,6 +8,7 @@ import pytest
 
 from klaviyo_connector.client import KlaviyoClient
 from klaviyo_connector.keys import ApiKey
+from klaviyo_connector.logs import configure_logging as configure_cli_logging
 from klaviyo_connector.service.command import QUIET_LIBRARIES, configure_logging
 
 
@@ -17,7 +18,10 @@ def server_logging():
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     levels = {n: logging.getLogger(n).level for n in QUIET_LIBRARIES}
+    connector = logging.getLogger("klaviyo_connector")
+    own = connector.handlers[:], connector.level, connector.propagate
     yield configure_logging
+    connector.handlers[:], connector.level, connector.propagate = own
     root.handlers[:], _ = saved
     root.setLevel(saved[1])
     for name, level in levels.items():
@@ -25,6 +29,8 @@ def server_logging():
 
 
 def test_each_klaviyo_request_is_logged_once(server_logging, capsys, sandbox):
+    # A command line run earlier in the process leaves its own handler behind.
+    configure_cli_logging(0)
     server_logging(False)
     with KlaviyoClient(ApiKey(sandbox.api_key), base_url=sandbox.base_url) as client:
         client.get("/api/accounts")

@@ -47,6 +47,12 @@ def configure_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # The connector's own loggers speak through the root handler here, whatever
+    # a command line run in the same process set up before.
+    connector = logging.getLogger("klaviyo_connector")
+    connector.handlers[:] = []
+    connector.setLevel(logging.NOTSET)
+    connector.propagate = True
     # The Klaviyo client logs each request once; httpx's own line would repeat it.
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
