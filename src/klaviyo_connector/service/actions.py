@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from klaviyo_connector.keys import ApiKey
 
 from . import connections as store
-from .db import Connection
+from .db import Connection, utcnow
 from .engine import CheckSummary, check_key
 from .options import SyncSettings, clean_tables
 from .web import Service
@@ -99,6 +99,8 @@ def set_auto_sync(service: Service, connection_id: int, enabled: bool) -> None:
             raise ActionError("No such connection.", 404)
         if enabled and not conn.setup_complete:
             raise ActionError("Finish the setup before switching auto-sync on.", 409)
+        if enabled and not conn.auto_sync:
+            conn.auto_sync_since = utcnow()
         conn.auto_sync = enabled
     service.autosync.refresh(connection_id)
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -82,6 +84,9 @@ class Connection(Base):
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     dataset: Mapped[str] = mapped_column(String(120))
     auto_sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When auto-sync was last switched on: the schedule counts from here until
+    # a scheduled run has happened, so a restart does not start it over.
+    auto_sync_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     setup_complete: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -160,6 +165,23 @@ def _owner_only(path: Path) -> None:
             os.chmod(path.parent / name, 0o600)
 
 
+def _add_new_columns(engine: Engine) -> None:
+    """Adds columns newer than a store's tables; every added column is nullable."""
+    inspector = inspect(engine)
+    with engine.begin() as db:
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(engine.dialect)
+                db.execute(
+                    text(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    )
+                )
+
+
 class Database:
     """Engine and sessions over the SQLite file in the data folder."""
 
@@ -170,6 +192,7 @@ class Database:
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _add_new_columns(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -6,9 +6,12 @@ import datetime as dt
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from .db import Connection, Database
+from .db import Connection, Database, Run, utcnow
 from .options import trigger_for
 from .queue import RunQueue
 
@@ -17,6 +20,35 @@ log = logging.getLogger(__name__)
 
 def _job_id(connection_id: int) -> str:
     return f"auto-sync-{connection_id}"
+
+
+def schedule_anchor(session: Session, conn: Connection) -> dt.datetime:
+    """What the schedule counts from: the last scheduled run, or else the moment
+    auto-sync was switched on. Both are stored, so a restart changes nothing; an
+    interrupted run does not count, as it did not finish its work."""
+    last = session.scalars(
+        select(Run.queued_at)
+        .where(
+            Run.connection_id == conn.id,
+            Run.kind == "scheduled",
+            Run.status != "interrupted",
+        )
+        .order_by(Run.queued_at.desc())
+    ).first()
+    since = conn.auto_sync_since or conn.created_at
+    return max(last, since) if last is not None else since
+
+
+def first_due(
+    trigger: BaseTrigger, anchor: dt.datetime, now: dt.datetime
+) -> dt.datetime:
+    """The trigger's first time after `anchor`; now, if that passed while stopped."""
+    if isinstance(trigger, IntervalTrigger):
+        due = anchor + trigger.interval
+    else:
+        # A cron trigger answers the first time at or after the given moment.
+        due = trigger.get_next_fire_time(None, anchor + dt.timedelta(seconds=1))
+    return now if due is None or due < now else due
 
 
 class AutoSync:
@@ -45,13 +77,15 @@ class AutoSync:
         with self._db.session() as s:
             conn = s.get(Connection, connection_id)
             wanted = conn is not None and conn.auto_sync and conn.setup_complete
-            trigger = (
-                trigger_for(conn.sync_period, conn.sync_cron, conn.sync_seconds)
-                if conn is not None and wanted
-                else None
-            )
+            if conn is None or not wanted:
+                trigger, anchor = None, None
+            else:
+                trigger = trigger_for(
+                    conn.sync_period, conn.sync_cron, conn.sync_seconds
+                )
+                anchor = schedule_anchor(s, conn)
         job_id = _job_id(connection_id)
-        if trigger is None:
+        if trigger is None or anchor is None:
             if self._scheduler.get_job(job_id):
                 self._scheduler.remove_job(job_id)
             return
@@ -61,6 +95,7 @@ class AutoSync:
             args=[connection_id],
             id=job_id,
             replace_existing=True,
+            next_run_time=first_due(trigger, anchor, utcnow()),
             max_instances=1,
             coalesce=True,
             misfire_grace_time=300,
