@@ -79,3 +79,23 @@ def test_an_empty_batch_has_no_newest_value() -> None:
     assert batch.newest("updated") is None
     assert batch.count_after("updated", T0) == 0
     assert batch.to_arrow().num_rows == 0
+
+
+def test_nul_characters_leave_text_and_become_replacement_marks_in_json() -> None:
+    props = {"k\x00ey": "v\x00al", "key": "plain", "list": ["a\x00", 1]}
+    batch = RowBatch.of(COLUMNS, [row("a\x00b", 1, props=props), row("c", 2)])
+    table = batch.to_arrow()
+
+    assert table.column("id").to_pylist() == ["ab", "c"]
+    assert orjson.loads(table.column("props")[0].as_py()) == {
+        "k\ufffdey": "v\ufffdal",
+        "key": "plain",
+        "list": ["a\ufffd", 1],
+    }
+
+
+def test_a_backslash_before_u0000_is_not_a_nul() -> None:
+    props = {"path": "C:\\u0000", "nul": "\x00"}
+    batch = RowBatch.of(COLUMNS, [row("a", 1, props=props)])
+    loaded = orjson.loads(batch.to_arrow().column("props")[0].as_py())
+    assert loaded == {"path": "C:\\u0000", "nul": "\ufffd"}

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import psycopg2
 import pytest
 from tests.conftest import POSTGRES_URL, StartSandbox, engine_config
-from tests.sync.support import assert_matches_ground_truth, by_key, read_table
+from tests.sync.support import (
+    as_json,
+    assert_matches_ground_truth,
+    by_key,
+    read_table,
+)
 
-from klaviyo_connector.sandbox import RunningSandbox
+from klaviyo_connector.sandbox import (
+    RunningSandbox,
+    Sandbox,
+    SandboxConfig,
+    serve_in_thread,
+)
 from klaviyo_connector.sync.engine import run_sync
 from klaviyo_connector.sync.models import TABLES, RunRequest, RunStatus
 
@@ -97,3 +108,39 @@ def test_tables_without_rows_exist_in_postgres(
         "_dlt_id",
     }
     assert read_table(cfg, "segment") == []
+
+
+NUL_PROFILE = "01JNUL00000000000000000001"
+
+
+def test_nul_characters_load_into_text_and_jsonb(
+    tmp_path: Path, pg_dataset: str
+) -> None:
+    sandbox = Sandbox(SandboxConfig(profiles=20, rate_limits=False))
+    record = copy.deepcopy(next(sandbox.ground_truth("profile")))
+    record["id"] = NUL_PROFILE
+    record["attributes"].update(
+        first_name="An\x00na",
+        updated="2025-05-05T05:05:05+00:00",
+        properties={"k\x00ey": "v\x00al", "key": "plain", "tags": ["a\x00"]},
+    )
+    sandbox.store.profiles.add(record)
+    with serve_in_thread(sandbox) as running:
+        cfg = engine_config(
+            running,
+            tmp_path,
+            destination="postgres",
+            destination_credentials=POSTGRES_URL,
+            dataset=pg_dataset,
+        )
+        result = run_sync(cfg, RunRequest(tables=("profile",)))
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    profile = by_key(read_table(cfg, "profile"))[NUL_PROFILE]
+    assert profile["first_name"] == "Anna"
+    assert as_json(profile["properties"]) == {
+        "k\ufffdey": "v\ufffdal",
+        "key": "plain",
+        "tags": ["a\ufffd"],
+    }
+    assert len(read_table(cfg, "profile")) == 21

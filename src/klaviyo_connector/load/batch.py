@@ -48,8 +48,39 @@ def arrow_type(data_type: str) -> pa.DataType:
     return types[data_type]
 
 
+# PostgreSQL's text and jsonb cannot hold NUL (U+0000), which Klaviyo passes
+# through in names and custom properties. Every destination gets the same
+# values: text drops NUL; JSON keys and strings carry U+FFFD instead, so two
+# keys that differ only by a NUL stay apart.
+NUL = "\x00"
+_ESCAPED_NUL = b"\\u0000"  # how orjson writes a NUL inside a JSON string
+
+
+def _without_nul_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul_json(k): _without_nul_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul_json(item) for item in value]
+    return value
+
+
 def _json_text(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
+    if value is None:
+        return None
+    text = orjson.dumps(value)
+    if _ESCAPED_NUL in text:  # rare; an escaped backslash may match too
+        text = orjson.dumps(_without_nul_json(value))
+    return text
+
+
+def _without_nul_text(array: pa.Array) -> pa.Array:
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.match_substring(array, NUL)).as_py():
+        return array
+    return pc.replace_substring(array, NUL, "")
 
 
 class RowBatch:
@@ -102,7 +133,10 @@ class RowBatch:
             values = [row.get(column.name) for row in rows]
             if column.data_type == JSON:
                 values = [_json_text(value) for value in values]
-            arrays.append(pa.array(values, field.type))
+            array = pa.array(values, field.type)
+            if column.data_type == TEXT:
+                array = _without_nul_text(array)
+            arrays.append(array)
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def append(self, batch: pa.RecordBatch) -> None:
