@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.conftest import StartSandbox
+from tests.conftest import POSTGRES_URL, StartSandbox
 from typer.testing import CliRunner
 
 from klaviyo_connector.cli import app
@@ -275,6 +275,23 @@ def test_demo_never_overwrites_a_file_that_is_not_its_own(
     )
     assert forced.exit_code == 0, forced.output
     assert re.search(r"profile +50 rows", forced.output)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["variable", "flag"])
+def test_postgres_without_a_password_works_from_dlts_variable_and_the_flag(
+    cli: CliRunner, sandbox: RunningSandbox, pg_dataset: str, how: str
+) -> None:
+    assert ":" not in POSTGRES_URL.split("://")[1].split("@")[0]  # no password
+    args = ["sync", "--destination", "postgres", "--dataset", pg_dataset]
+    variables = env(sandbox)
+    if how == "flag":
+        args += ["--credentials", POSTGRES_URL]
+    else:
+        variables["DESTINATION__POSTGRES__CREDENTIALS"] = POSTGRES_URL
+    result = cli.invoke(app, [*args, "--tables", "list"], env=variables)
+    assert result.exit_code == 0, result.output
+    assert "Sync succeeded: 1 table loaded." in result.output
 
 
 @pytest.mark.parametrize("command", ["check", "sync", "backfill", "demo"])

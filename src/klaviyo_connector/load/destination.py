@@ -80,6 +80,17 @@ def _check_duckdb_names(path: Path, dataset: str) -> None:
         )
 
 
+def _credentials(cfg: SyncConfig) -> str | None:
+    """The configured URL, else one in dlt's own variable or secrets.toml
+    (DESTINATION__POSTGRES__CREDENTIALS): both may come without a password."""
+    import dlt
+
+    url = cfg.destination_credentials or dlt.secrets.get(
+        f"destination.{cfg.destination}.credentials"
+    )
+    return with_empty_password(url) if isinstance(url, str) and url else None
+
+
 def _destination(cfg: SyncConfig) -> Any:
     import dlt
     from dlt.common.destination import Destination
@@ -91,8 +102,9 @@ def _destination(cfg: SyncConfig) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(credentials=str(path))
     kwargs: dict[str, Any] = {}
-    if cfg.destination_credentials:
-        kwargs["credentials"] = with_empty_password(cfg.destination_credentials)
+    credentials = _credentials(cfg)
+    if credentials:
+        kwargs["credentials"] = credentials
     try:
         return Destination.from_reference(cfg.destination, **kwargs)
     except DestinationException as exc:
