@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 
 import pytest
+from fastapi.testclient import TestClient
+from tests.service.support import WRONG_KEY, bearer, sign_in, wait_run
 
 from klaviyo_connector.errors import ConfigError
+from klaviyo_connector.service.app import create_app
 from klaviyo_connector.service.crypto import (
     Vault,
     ensure_private_dir,
     read_or_create_secret,
 )
+from klaviyo_connector.service.db import Connection
+from klaviyo_connector.service.settings import ServiceSettings
 
 KEY = "pk_" + "a1b2c3d4e5" * 3 + "wxyz"
 
@@ -45,3 +51,73 @@ def test_wrong_secret_says_what_to_do(tmp_path):
     token = Vault("one").encrypt(KEY)
     with pytest.raises(ConfigError, match="KLAVIYO_CONNECTOR_SECRET"):
         Vault("another").decrypt(token)
+
+
+LOCKED = (
+    "The stored Klaviyo API key cannot be decrypted with this encryption secret. "
+    "Restore the KLAVIYO_CONNECTOR_SECRET (or the data folder's secret.key) it was "
+    "saved with and restart, or re-enter the Klaviyo API key on the connection's "
+    "Settings tab."
+)
+
+
+def _app(data, sandbox, secret):
+    settings = ServiceSettings(
+        data_dir=data, klaviyo_base_url=sandbox.base_url, secret=secret
+    )
+    return create_app(settings)
+
+
+def test_a_changed_secret_is_explained_and_the_key_can_be_re_entered(
+    tmp_path, sandbox, caplog
+):
+    data = tmp_path / "data"
+    first = _app(data, sandbox, "the first secret")
+    with TestClient(first, headers=bearer(first)) as api:
+        body = {
+            "name": "Main store",
+            "api_key": sandbox.api_key,
+            "tables": ["list", "campaign_performance_stats"],
+        }
+        cid = api.post("/api/connections", json=body).json()["id"]
+        assert wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+    with caplog.at_level(logging.WARNING):
+        other = _app(data, sandbox, "another secret")
+    assert f"connection 'Main store': {LOCKED}" in caplog.text
+    with TestClient(other, base_url="http://127.0.0.1:8000") as browser:
+        csrf = sign_in(browser)
+        for page in ("/", f"/connections/{cid}", f"/connections/{cid}?tab=settings"):
+            answer = browser.get(page)
+            assert answer.status_code == 200, page
+            assert LOCKED.replace("'", "&#39;") in answer.text, page
+        api = TestClient(other, headers=bearer(other))
+        assert api.get(f"/api/connections/{cid}").json()["secret_problem"] == LOCKED
+        run = wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+        assert (run["status"], run["error"]) == ("failed", LOCKED)
+        replaced = browser.post(
+            f"/connections/{cid}/key",
+            data={"csrf_token": csrf, "api_key": sandbox.api_key},
+        )
+        assert "API key replaced." in replaced.text
+        assert 'id="secret-problem"' not in replaced.text
+        run = wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+        assert run["status"] == "succeeded"
+
+
+def test_a_key_of_another_account_is_refused(app, sandbox):
+    with TestClient(app, headers=bearer(app)) as api:
+        body = {"name": "Main store", "api_key": sandbox.api_key}
+        cid = api.post("/api/connections", json=body).json()["id"]
+        with app.state.service.db.session() as s:
+            conn = s.get(Connection, cid)
+            conn.account_id, conn.account_name = "another-account", "Old Shop Inc."
+        refused = api.put(
+            f"/api/connections/{cid}/key", json={"api_key": sandbox.api_key}
+        )
+        assert refused.status_code == 400
+        assert refused.json()["detail"] == (
+            "This key belongs to Aurora Outfitters Ltd., not to Old Shop Inc.: "
+            "connect it as a new connection, so the two accounts' data stay apart."
+        )
+        wrong = api.put(f"/api/connections/{cid}/key", json={"api_key": WRONG_KEY})
+        assert "Check the private API key" in wrong.json()["detail"]

@@ -9,7 +9,7 @@ from klaviyo_connector.keys import ApiKey
 
 from . import connections as store
 from .db import Connection, utcnow
-from .engine import CheckSummary, check_key
+from .engine import CheckFailed, CheckSummary, check_key
 from .options import SyncSettings, clean_tables
 from .web import Service
 
@@ -55,6 +55,22 @@ def create(service: Service, name: str, api_key: str, summary: CheckSummary) -> 
             service.settings.has_files_of,
         )
         return conn.id
+
+
+def replace_key(service: Service, connection_id: int, api_key: str) -> None:
+    """Checks a new key with Klaviyo and stores it in place of the old one."""
+    try:
+        summary = check(service, api_key)
+    except CheckFailed as exc:
+        raise ActionError(exc.message) from None
+    with service.db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is None:
+            raise ActionError("No such connection.", 404)
+        try:
+            store.replace_key(conn, service.vault, ApiKey(api_key), summary)
+        except ValueError as exc:
+            raise ActionError(str(exc)) from None
 
 
 def save_tables(service: Service, connection_id: int, tables: list[str]) -> None:

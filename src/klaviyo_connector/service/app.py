@@ -31,6 +31,7 @@ from .api import access as api_access
 from .api import connections as api_connections
 from .api import runs as api_runs
 from .auth import Auth, CrossSiteRefused, NotSignedIn, require_user
+from .connections import all_connections, secret_problem
 from .crypto import Vault, ensure_private_dir, read_or_create_secret
 from .db import Connection, Database
 from .queue import Execute, RunQueue, mark_interrupted
@@ -56,7 +57,12 @@ def build_service(settings: ServiceSettings, execute: Execute | None = None) -> 
         execute = functools.partial(engine.execute, vault=vault, settings=settings)
 
     def secret_of(conn: Connection) -> str:
-        return vault.decrypt(conn.key_encrypted)
+        # A key that cannot be decrypted cannot leak into a run record either.
+        return (
+            vault.decrypt(conn.key_encrypted)
+            if vault.readable(conn.key_encrypted)
+            else ""
+        )
 
     queue = RunQueue(db, execute, secret_of, settings.max_parallel_runs)
     interrupted = mark_interrupted(db)
@@ -64,8 +70,18 @@ def build_service(settings: ServiceSettings, execute: Execute | None = None) -> 
         log.info(
             "%s run(s) were cut off by the last stop: marked interrupted", interrupted
         )
+    _warn_unreadable(db, vault)
     auth = Auth(db, settings.data_dir, settings.signin_ttl_seconds)
     return Service(settings, db, vault, auth, queue, AutoSync(db, queue))
+
+
+def _warn_unreadable(db: Database, vault: Vault) -> None:
+    """Says at start which connections a changed encryption secret has locked."""
+    with db.session() as s:
+        for conn in all_connections(s):
+            problem = secret_problem(conn, vault)
+            if problem:
+                log.warning("connection %r: %s", conn.name, problem)
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.sync.models import TABLES
 
-from .crypto import Vault
+from .crypto import CREDENTIALS, KEY, Undecryptable, Vault
 from .db import Connection, RetiredSlug, Run
 from .engine import CheckSummary
 from .options import SyncSettings
@@ -73,6 +73,30 @@ def retire(session: Session, conn: Connection) -> None:
     """Deletes the connection and its runs; its name is never handed out again."""
     session.add(RetiredSlug(slug=conn.slug))
     session.delete(conn)
+
+
+def secret_problem(conn: Connection, vault: Vault) -> str | None:
+    """Why the stored key or credentials cannot be used, in the user's words."""
+    if not vault.readable(conn.key_encrypted):
+        return str(Undecryptable(KEY))
+    if conn.credentials_encrypted and not vault.readable(conn.credentials_encrypted):
+        return str(Undecryptable(CREDENTIALS))
+    return None
+
+
+def replace_key(
+    conn: Connection, vault: Vault, key: ApiKey, summary: CheckSummary
+) -> None:
+    """A new key for the same account; another account's data needs its own."""
+    if conn.account_id and summary.account_id != conn.account_id:
+        raise ValueError(
+            f"This key belongs to {summary.account_name or summary.account_id}, not "
+            f"to {conn.account_name or conn.account_id}: connect it as a new "
+            "connection, so the two accounts' data stay apart."
+        )
+    conn.key_encrypted = vault.encrypt(key.reveal())
+    conn.key_hint = key.masked
+    apply_check(conn, summary)
 
 
 def apply_check(conn: Connection, summary: CheckSummary) -> None:

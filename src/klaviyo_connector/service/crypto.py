@@ -14,6 +14,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from klaviyo_connector.errors import ConfigError
 
 OWNER_ONLY = 0o600
+KEY = "Klaviyo API key"
+CREDENTIALS = "destination credentials"
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -69,12 +71,27 @@ class Vault:
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
-    def decrypt(self, token: str) -> str:
+    def decrypt(self, token: str, what: str = KEY) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise ConfigError(
-                "A stored key cannot be decrypted with this encryption secret.",
-                fix="Start the service with the KLAVIYO_CONNECTOR_SECRET (or the "
-                "secret.key file) it was created with.",
-            ) from exc
+            raise Undecryptable(what) from exc
+
+    def readable(self, token: str) -> bool:
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
+
+class Undecryptable(ConfigError):
+    """A stored secret was encrypted with another secret than this one."""
+
+    def __init__(self, what: str = KEY) -> None:
+        super().__init__(
+            f"The stored {what} cannot be decrypted with this encryption secret.",
+            fix="Restore the KLAVIYO_CONNECTOR_SECRET (or the data folder's "
+            f"secret.key) it was saved with and restart, or re-enter the {what} "
+            "on the connection's Settings tab.",
+        )

@@ -23,7 +23,7 @@ from klaviyo_connector.sync.models import (
     TableResult,
 )
 
-from .crypto import Vault
+from .crypto import CREDENTIALS, Vault
 from .db import Connection
 from .settings import ServiceSettings
 
@@ -119,7 +119,7 @@ def sync_config(conn: Connection, vault: Vault, settings: ServiceSettings) -> An
     from klaviyo_connector.config import SyncConfig
 
     credentials = (
-        vault.decrypt(conn.credentials_encrypted)
+        vault.decrypt(conn.credentials_encrypted, CREDENTIALS)
         if conn.credentials_encrypted
         else None
     )

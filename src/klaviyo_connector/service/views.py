@@ -96,6 +96,7 @@ def connection_view(
         "last_status": finished[0].status if finished else None,
         "health": store.health(conn, runs),
         "busy": service.queue.is_busy(conn.id),
+        "secret_problem": store.secret_problem(conn, service.vault),
         # The page templates share fields with the setup steps' stored record.
         "checks": conn.checks or {},
         "detected_metric_id": conn.detected_metric_id,

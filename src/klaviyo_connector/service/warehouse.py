@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import Any
 
+from klaviyo_connector.errors import ConfigError
+
 from .crypto import Vault
 from .db import Connection
 from .settings import ServiceSettings
@@ -67,7 +69,10 @@ def campaign_rates(
 
     if "campaign_performance_stats" not in conn.tables:
         return None
-    cfg = sync_config(conn, vault, settings)
+    try:
+        cfg = sync_config(conn, vault, settings)
+    except ConfigError:
+        return None  # the connection page says why the key cannot be read
     if conn.destination == "duckdb" and not cfg.duckdb_path.exists():
         return None
     try:

@@ -123,6 +123,21 @@ def update_connection(
     return _out(service, connection_id)
 
 
+@router.put("/connections/{connection_id}/key", response_model=ConnectionOut)
+async def replace_key(
+    connection_id: int, body: KeyIn, request: Request
+) -> ConnectionOut:
+    """Checks a new key of the same account with Klaviyo and stores it."""
+    service = service_of(request)
+    try:
+        await run_in_threadpool(
+            actions.replace_key, service, connection_id, body.api_key
+        )
+    except actions.ActionError as exc:
+        raise http_error(exc) from None
+    return _out(service, connection_id)
+
+
 @router.put("/connections/{connection_id}/tables", response_model=ConnectionOut)
 def select_tables(
     connection_id: int, body: TablesIn, request: Request

@@ -102,6 +102,9 @@ class ConnectionOut(BaseModel):
     last_status: str | None
     health: str = Field(description="healthy, failing, paused or never run.")
     busy: bool = Field(description="A run is queued or running.")
+    secret_problem: str | None = Field(
+        description="Why the stored key or credentials cannot be decrypted, if so."
+    )
 
 
 class TableRunOut(BaseModel):

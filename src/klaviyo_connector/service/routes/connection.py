@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -131,6 +132,20 @@ async def save_settings(request: Request, connection_id: int) -> Response:
         values = typed_values(loaded[0], form) if loaded else None
         return _page(request, connection_id, "settings", 400, message, values)
     flash(request, "Settings saved.")
+    return _back(connection_id, "settings")
+
+
+@router.post("/connections/{connection_id}/key")
+async def replace_key(request: Request, connection_id: int) -> Response:
+    key = str((await request.form()).get("api_key", "")).strip()
+    try:
+        await run_in_threadpool(
+            actions.replace_key, service_of(request), connection_id, key
+        )
+    except actions.ActionError as exc:
+        # The key is never sent back: the user pastes it again.
+        return _page(request, connection_id, "settings", 400, error=exc.message)
+    flash(request, "API key replaced.")
     return _back(connection_id, "settings")
 
 
