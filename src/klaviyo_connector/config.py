@@ -34,8 +34,18 @@ DEFAULT_CONFIG_FILE = Path("klaviyo-connector.toml")
 DEFAULT_DUCKDB = Path("klaviyo-warehouse.duckdb")
 
 
+def printable(value: str) -> str:
+    """A value from the command line or environment as it can be shown: bytes
+    that are not UTF-8 (which Python keeps as lone surrogates) as `\\xff`."""
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def _clean_base_url(value: str) -> str:
-    url = str(value).strip().rstrip("/")
+    url = printable(str(value)).strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
     # Base URLs are host and port only; paths already start with /api.
@@ -57,12 +67,15 @@ def parse_tables(value: Any) -> tuple[str, ...]:
     if value is None or value == "" or value == ():
         return TABLES
     items = value.split(",") if isinstance(value, str) else list(value)
-    names = [str(item).strip() for item in items if str(item).strip()]
+    names = [printable(str(item)).strip() for item in items]
+    names = [name for name in names if name]
     unknown = [name for name in names if name not in TABLES]
     if unknown:
         raise ValueError(
             f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}"
         )
+    if not names:
+        raise ValueError(f"no table given; choose from {', '.join(TABLES)}")
     return tuple(table for table in TABLES if table in names)
 
 
@@ -223,6 +236,19 @@ def _settings_error(error: ValidationError) -> ConfigError:
     )
 
 
+def _refuse_undecodable(given: dict[str, Any]) -> None:
+    """A name or address with bytes that are not UTF-8 cannot reach Klaviyo or
+    a warehouse intact; tables say which names exist instead."""
+    for name, value in given.items():
+        if name == "tables" or not isinstance(value, str):
+            continue
+        if printable(value) != value:
+            raise ConfigError(
+                f"The {name} setting '{printable(value)}' is not valid UTF-8 text.",
+                fix="Type it again, without the stray bytes.",
+            )
+
+
 def load_settings(
     config_file: Path | None = None, **overrides: Any
 ) -> tuple[Settings, list[str]]:
@@ -230,6 +256,7 @@ def load_settings(
     the config file; raises one ConfigError listing every problem."""
     file_values, warnings = read_config_file(config_file)
     given = {name: value for name, value in overrides.items() if value is not None}
+    _refuse_undecodable(given)
 
     class _FromFile(Settings):
         _file_values = file_values

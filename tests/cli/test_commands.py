@@ -226,6 +226,43 @@ def test_usage_errors_exit_2(cli: CliRunner, sandbox: RunningSandbox) -> None:
     assert no_option.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("tables", "says"),
+    [
+        ("\udcff", "unknown table(s) \\xff; choose from campaign, list, segment"),
+        ("list,,nope", "unknown table(s) nope; choose from campaign, list"),
+        (",", "no table given; choose from campaign, list, segment"),
+    ],
+)
+def test_tables_that_do_not_exist_list_the_ones_that_do(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path, tables: str, says: str
+) -> None:
+    # "\udcff" is how Python hands over a byte (0xff) that is not UTF-8.
+    result = cli.invoke(app, ["sync", "--tables", tables], env=env(sandbox))
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert "Traceback" not in result.output
+    assert sandbox.sandbox.requests.total == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backfill_from_the_future_says_so(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    for extra in ([], ["--to", "2099-02-01"]):
+        result = cli.invoke(
+            app, ["backfill", "--from", "2099-01-01", *extra], env=env(sandbox)
+        )
+        assert result.exit_code == 2, result.output
+        assert (
+            "Error: The recovery starts on 2099-01-01 00:00 UTC, which is in the "
+            "future: there is nothing to recover yet. Choose a start date in the "
+            "past."
+        ) in result.output
+    assert sandbox.sandbox.requests.total == 0
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_backfill_loads_a_range(cli: CliRunner, sandbox: RunningSandbox) -> None:
     result = cli.invoke(
         app,

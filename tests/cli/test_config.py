@@ -134,3 +134,15 @@ def test_a_base_url_with_a_path_is_refused_with_the_address_to_use(url: str) -> 
     text = str(caught.value)
     assert "base_url: must be the address alone, without" in text
     assert "e.g. https://a.klaviyo.com" in text
+
+
+def test_bytes_that_are_not_utf8_are_shown_escaped_never_crash() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(dataset="k\udcff")
+    assert str(caught.value) == (
+        "The dataset setting 'k\\xff' is not valid UTF-8 text. "
+        "Type it again, without the stray bytes."
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tables="list,\udcff")
+    assert "tables: unknown table(s) \\xff; choose from campaign" in str(caught.value)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from klaviyo_connector.config import Settings, load_settings
+from klaviyo_connector.config import Settings, load_settings, printable
 from klaviyo_connector.errors import (
     AuthenticationError,
     ConfigError,
@@ -150,7 +150,8 @@ def parse_day(value: str, name: str) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            f"{name} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31."
+            f"{name} '{printable(value)}' is not a date; use YYYY-MM-DD, e.g. "
+            "2024-01-31."
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)

@@ -72,6 +72,12 @@ def normalize_request(request: RunRequest, now: dt.datetime) -> RunRequest:
     if request.kind != RunKind.HISTORICAL:
         return request
     start, end = _as_utc(request.start), _as_utc(request.end)
+    if start is not None and start >= now:
+        raise ConfigError(
+            f"The recovery starts on {start:%Y-%m-%d %H:%M} UTC, which is in the "
+            "future: there is nothing to recover yet.",
+            fix="Choose a start date in the past.",
+        )
     if start is None or end is None or start >= end:
         raise ConfigError(
             "A historical recovery needs a start date before its end date.",
