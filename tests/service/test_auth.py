@@ -158,3 +158,25 @@ def test_a_database_left_readable_is_tightened(tmp_path):
     make_app(data).state.service.auth.issue_link()
     for name in ("connector.db", "connector.db-wal", "connector.db-shm"):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(app, client):
+    csrf = sign_in(client)
+    copied = dict(client.cookies)
+    out = client.post("/signout", data={"csrf_token": csrf})
+    assert out.url.path == "/signin"
+    with TestClient(app, base_url="http://127.0.0.1:8000", cookies=copied) as thief:
+        page = thief.get("/", follow_redirects=False)
+        assert (page.status_code, page.headers["location"]) == (303, "/signin")
+        assert thief.get("/api/connections").status_code == 401
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize(("scheme", "secure"), [("https", True), ("http", False)])
+def test_the_cookie_is_secure_over_https(app, scheme, secure):
+    with TestClient(app, base_url=f"{scheme}://127.0.0.1:8000") as browser:
+        token = app.state.service.auth.issue_link()
+        signed_in = browser.get(f"/signin?token={token}", follow_redirects=False)
+        cookie = [p.strip().lower() for p in signed_in.headers["set-cookie"].split(";")]
+        assert {"httponly", "samesite=strict"} <= set(cookie)
+        assert ("secure" in cookie) is secure

@@ -34,6 +34,7 @@ from .auth import Auth, CrossSiteRefused, NotSignedIn, require_user
 from .connections import all_connections, secret_problem
 from .crypto import Vault, ensure_private_dir, read_or_create_secret
 from .db import Connection, Database
+from .headers import ResponseHeaders
 from .queue import Execute, RunQueue, mark_interrupted
 from .routes import connection as connection_pages
 from .routes import home, setup, signin
@@ -71,7 +72,9 @@ def build_service(settings: ServiceSettings, execute: Execute | None = None) -> 
             "%s run(s) were cut off by the last stop: marked interrupted", interrupted
         )
     _warn_unreadable(db, vault)
-    auth = Auth(db, settings.data_dir, settings.signin_ttl_seconds)
+    auth = Auth(
+        db, settings.data_dir, settings.signin_ttl_seconds, settings.session_max_age
+    )
     return Service(settings, db, vault, auth, queue, AutoSync(db, queue))
 
 
@@ -190,6 +193,7 @@ def create_app(settings: ServiceSettings, execute: Execute | None = None) -> Fas
         max_age=settings.session_max_age,
         same_site="strict",
     )
+    app.add_middleware(ResponseHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), "static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_exception_handler(NotSignedIn, _not_signed_in)

@@ -16,13 +16,14 @@ import hmac
 from pathlib import Path
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .crypto import new_token, read_or_create_secret
-from .db import Database, SignInLink, utcnow
+from .db import BrowserSession, Database, SignInLink, utcnow
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
+SESSION_ID = "session_id"
 CSRF_HEADER = "x-csrf-token"
 BEARER_DOCS = frozenset({"/openapi.json", "/docs"})
 
@@ -42,9 +43,12 @@ def _digest(token: str) -> str:
 class Auth:
     """Issues and redeems sign-in links; checks the scripting token."""
 
-    def __init__(self, db: Database, data_dir: Path, ttl_seconds: int) -> None:
+    def __init__(
+        self, db: Database, data_dir: Path, ttl_seconds: int, session_seconds: int
+    ) -> None:
         self._db = db
         self._ttl = dt.timedelta(seconds=ttl_seconds)
+        self._session_age = dt.timedelta(seconds=session_seconds)
         self.api_token_path = data_dir / "api-token"
         self._api_token = read_or_create_secret(self.api_token_path, new_token)
 
@@ -73,6 +77,33 @@ class Auth:
             link.used_at = utcnow()
             return True
 
+    def open_session(self) -> str:
+        """A new browser session's id; sessions past their age are dropped."""
+        session_id = new_token()
+        with self._db.session() as s:
+            s.execute(
+                delete(BrowserSession).where(
+                    BrowserSession.created_at < utcnow() - self._session_age
+                )
+            )
+            s.add(BrowserSession(id_hash=_digest(session_id)))
+        return session_id
+
+    def session_open(self, session_id: str) -> bool:
+        if not session_id:
+            return False
+        with self._db.session() as s:
+            found = s.get(BrowserSession, _digest(session_id))
+            return found is not None and utcnow() - found.created_at < self._session_age
+
+    def close_session(self, session_id: str) -> None:
+        with self._db.session() as s:
+            s.execute(
+                delete(BrowserSession).where(
+                    BrowserSession.id_hash == _digest(session_id)
+                )
+            )
+
     def bearer_ok(self, request: Request) -> bool:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not value:
@@ -85,15 +116,27 @@ def takes_bearer(path: str) -> bool:
     return path.startswith("/api/") or path in BEARER_DOCS
 
 
+def _auth(request: Request) -> Auth:
+    auth: Auth = request.app.state.service.auth
+    return auth
+
+
 def sign_in(request: Request) -> None:
     """Starts a fresh session (never reuses one set before sign-in)."""
     request.session.clear()
-    request.session["signed_in"] = True
+    request.session[SESSION_ID] = _auth(request).open_session()
     request.session[CSRF_FIELD] = new_token()
 
 
+def sign_out(request: Request) -> None:
+    """Ends the session on the server too: a copy of the cookie stops working."""
+    _auth(request).close_session(str(request.session.get(SESSION_ID, "")))
+    request.session.clear()
+
+
 def is_signed_in(request: Request) -> bool:
-    return bool(request.session.get("signed_in"))
+    session_id = str(request.session.get(SESSION_ID, ""))
+    return _auth(request).session_open(session_id)
 
 
 def csrf_token(request: Request) -> str:
@@ -136,8 +179,7 @@ async def check_csrf(request: Request) -> None:
 
 async def require_user(request: Request) -> None:
     """Dependency for every page and API route except sign-in."""
-    auth: Auth = request.app.state.service.auth
-    if takes_bearer(request.url.path) and auth.bearer_ok(request):
+    if takes_bearer(request.url.path) and _auth(request).bearer_ok(request):
         return
     if not is_signed_in(request):
         raise NotSignedIn()

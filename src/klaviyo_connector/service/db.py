@@ -132,6 +132,15 @@ class RetiredSlug(Base):
     retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class BrowserSession(Base):
+    """A signed-in browser; the cookie only names it, so signing out ends it."""
+
+    __tablename__ = "browser_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SignInLink(Base):
     """A one-time sign-in token, stored as a hash."""
 

@@ -11,7 +11,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from .auth import Auth, csrf_token
+from .auth import Auth, csrf_token, is_signed_in
 from .crypto import Vault
 from .db import Connection, Database
 from .options import PERIOD_LABELS, TABLE_DESCRIPTIONS, describe_period
@@ -74,6 +74,7 @@ def render(
     request: Request, template: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     context.setdefault("csrf_token", csrf_token(request))
+    context.setdefault("signed_in", is_signed_in(request))
     context.setdefault("flashes", request.session.pop("flash", []))
     context.setdefault(
         "allow_seconds", service_of(request).settings.allow_seconds_period

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..auth import is_signed_in, require_user, sign_in
+from ..auth import is_signed_in, require_user, sign_in, sign_out
 from ..web import render, service_of
 
 router = APIRouter(include_in_schema=False)
@@ -25,5 +25,5 @@ def signin_page(request: Request, token: str = "") -> Response:
 
 @router.post("/signout", dependencies=[Depends(require_user)])
 def signout(request: Request) -> Response:
-    request.session.clear()
+    sign_out(request)
     return RedirectResponse("/signin", status_code=303)
