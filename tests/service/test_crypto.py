@@ -121,3 +121,26 @@ def test_a_key_of_another_account_is_refused(app, sandbox):
         )
         wrong = api.put(f"/api/connections/{cid}/key", json={"api_key": WRONG_KEY})
         assert "Check the private API key" in wrong.json()["detail"]
+
+
+def test_an_existing_folder_keeps_its_mode_and_gets_owner_only_files(tmp_path, sandbox):
+    data = tmp_path / "shared"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    (data / "notes.txt").write_text("the user's own file")
+    (data / "notes.txt").chmod(0o644)
+    app = _app(data, sandbox, None)
+    with TestClient(app, headers=bearer(app)) as api:
+        body = {"name": "Main store", "api_key": sandbox.api_key, "tables": ["list"]}
+        cid = api.post("/api/connections", json=body).json()["id"]
+        assert wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+    assert stat.S_IMODE(data.stat().st_mode) == 0o755
+    assert stat.S_IMODE((data / "notes.txt").stat().st_mode) == 0o644
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    assert {
+        name: modes[name]
+        for name in ("secret.key", "session.key", "api-token", "connector.db")
+    } == dict.fromkeys(
+        ("secret.key", "session.key", "api-token", "connector.db"), 0o600
+    )
+    assert modes["warehouse"] == 0o700

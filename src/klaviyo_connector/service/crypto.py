@@ -14,14 +14,19 @@ from cryptography.fernet import Fernet, InvalidToken
 from klaviyo_connector.errors import ConfigError
 
 OWNER_ONLY = 0o600
+PRIVATE_DIR = 0o700
 KEY = "Klaviyo API key"
 CREDENTIALS = "destination credentials"
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Creates the data folder readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    """Creates a folder readable by its owner only; an existing folder is the
+    user's, and keeps its mode (the files written into it are owner-only)."""
+    if path.is_dir():
+        return
+    path.mkdir(mode=PRIVATE_DIR, parents=True)
+    # mkdir's mode passes through the umask; the folder must not be shared.
+    os.chmod(path, PRIVATE_DIR)
 
 
 def new_fernet_key() -> str:

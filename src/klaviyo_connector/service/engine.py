@@ -23,7 +23,7 @@ from klaviyo_connector.sync.models import (
     TableResult,
 )
 
-from .crypto import CREDENTIALS, Vault
+from .crypto import CREDENTIALS, Vault, ensure_private_dir
 from .db import Connection
 from .settings import ServiceSettings
 
@@ -163,7 +163,7 @@ def execute(
 
     started = dt.datetime.now(dt.UTC)
     try:
-        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.warehouse_dir)
         return run_sync(sync_config(conn, vault, settings), request, progress)
     except ConnectorError as exc:
         return RunResult(request, started, dt.datetime.now(dt.UTC), error=str(exc))
