@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.sync.support import (
 from klaviyo_connector.config import SyncConfig
 from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.load import warehouse_reader
-from klaviyo_connector.sandbox import RunningSandbox
+from klaviyo_connector.sandbox import RunningSandbox, serve_in_thread
 from klaviyo_connector.sync.check import KEY_REJECTED
 from klaviyo_connector.sync.engine import INTERRUPTED, run_sync
 from klaviyo_connector.sync.models import (
@@ -412,3 +413,31 @@ def test_a_backfill_that_finds_nothing_still_creates_every_table(
         assert reader.counts() == dict.fromkeys(TABLES, 0)
     for table in TABLES:
         assert _columns(sync_config, table) == _declared_columns(table)
+
+
+FILTER_TIME = re.compile(r"(?:greater|less)-than\(\w+,([^)]*)\)")
+
+
+def test_a_backfill_to_now_sends_no_datetime_after_the_run_start(
+    tmp_path: Path,
+) -> None:
+    from tests.faults.support import RecordingSandbox, small
+
+    sandbox = RecordingSandbox(small())
+    with serve_in_thread(sandbox) as running:
+        cfg = engine_config(running, tmp_path)
+        start = dt.datetime.now(dt.UTC) - 30 * DAY
+        request = RunRequest(kind=RunKind.HISTORICAL, start=start, end=start + 60 * DAY)
+        result = run_sync(cfg, request)
+
+    assert result.status == RunStatus.SUCCEEDED, result.tables
+    sent = []
+    for exchange in sandbox.exchanges:
+        for name, value in exchange.query:
+            if name == "filter":
+                sent += FILTER_TIME.findall(value)
+        timeframe = ((exchange.body or {}).get("data") or {}).get("attributes", {})
+        sent += list((timeframe.get("timeframe") or {}).values())
+    assert len(sent) >= 5
+    moments = [dt.datetime.fromisoformat(text) for text in sent]
+    assert max(moments) <= result.started_at

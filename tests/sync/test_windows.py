@@ -64,6 +64,24 @@ def test_historical_ranges_bound_both_ends_where_klaviyo_allows() -> None:
     assert not window.contains(T0)
 
 
+def test_a_range_ending_at_the_run_start_sends_no_later_datetime() -> None:
+    report = DIMENSIONS["profile"]
+    started = T0 + dt.timedelta(microseconds=250_000)
+    window = Window(T0 - DAY, started)
+    ending_now = dimension_filter(
+        report, Variant(), window, strict=True, latest=started
+    )
+    assert ending_now == "greater-than(updated,2026-02-28T11:59:59Z)"
+    earlier = Window(T0 - DAY, started - dt.timedelta(seconds=2))
+    ending_before = dimension_filter(
+        report, Variant(), earlier, strict=True, latest=started
+    )
+    assert ending_before == (
+        "and(greater-than(updated,2026-02-28T11:59:59Z),"
+        "less-than(updated,2026-03-01T11:59:59Z))"
+    )
+
+
 def test_the_cursor_never_passes_the_run_start_nor_goes_back() -> None:
     future = T0 + 365 * DAY
     assert advance(None, "list", future, T0).cursor == T0

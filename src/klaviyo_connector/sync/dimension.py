@@ -68,7 +68,9 @@ def read_rows(
     tally = tally or Tally()
     for variant in report.variants:
         params = {**report.params, "page[size]": str(report.page_size)}
-        condition = dimension_filter(report, variant, window, strict=ctx.historical)
+        condition = dimension_filter(
+            report, variant, window, strict=ctx.historical, latest=ctx.started_at
+        )
         if condition:
             params["filter"] = condition
         for page in ctx.client.paginate(report.endpoint, params):

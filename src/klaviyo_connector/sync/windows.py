@@ -64,18 +64,28 @@ def stored_point_after(
 
 
 def dimension_filter(
-    report: DimensionReport, variant: Variant, window: Window, *, strict: bool
+    report: DimensionReport,
+    variant: Variant,
+    window: Window,
+    *,
+    strict: bool,
+    latest: dt.datetime | None = None,
 ) -> str | None:
     """The `filter` parameter: the variant's conditions plus the time bounds.
-    `strict` bounds the upper end in the filter too (historical ranges)."""
+    `strict` bounds the upper end in the filter too (historical ranges), unless
+    that bound would lie after `latest` (the run's start): a range that ends
+    now is bounded by reading no later than now, and the rows are checked
+    against the window anyway."""
     conditions = list(variant.conditions)
     field = report.cursor_field
     if window.lower is not None:
         since = format_filter_time(window.lower - BOUNDARY)
         conditions.append(f"greater-than({field},{since})")
-    if strict and window.upper is not None and report.upper_bound:
-        until = format_filter_time(window.upper + BOUNDARY)
-        conditions.append(f"less-than({field},{until})")
+    until = None if window.upper is None else window.upper + BOUNDARY
+    if latest is not None and until is not None and until > latest:
+        until = None
+    if strict and until is not None and report.upper_bound:
+        conditions.append(f"less-than({field},{format_filter_time(until)})")
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else f"and({','.join(conditions)})"
