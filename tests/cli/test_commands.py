@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -329,6 +332,48 @@ def test_postgres_without_a_password_works_from_dlts_variable_and_the_flag(
     result = cli.invoke(app, [*args, "--tables", "list"], env=variables)
     assert result.exit_code == 0, result.output
     assert "Sync succeeded: 1 table loaded." in result.output
+
+
+@pytest.mark.postgres
+def test_dlt_lines_stay_out_of_normal_output_and_dates_read_iso(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path, pg_dataset: str
+) -> None:
+    postgres = ["--destination", "postgres", "--credentials", POSTGRES_URL]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "klaviyo_connector", "sync", "--tables"]
+        return subprocess.run(
+            [*command, "list", "--dataset", pg_dataset, *args],
+            cwd=tmp_path,
+            env={**os.environ, **env(sandbox)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert run(*postgres).returncode == 0
+    # The same working folder with another destination: dlt warns about it.
+    verbose = run("-v")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "|dlt|" in verbose.stderr
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +INFO +GET /api/lists 200",
+        verbose.stderr,
+        re.MULTILINE,
+    ), verbose.stderr
+    normal = run(*postgres)
+    assert normal.returncode == 0, normal.stderr
+    assert normal.stderr.strip() == ""
+    assert "Sync succeeded: 1 table loaded." in normal.stdout
+
+
+def test_help_shows_no_type_for_flags(cli: CliRunner) -> None:
+    for command in ([], ["sync"], ["demo"], ["sandbox"]):
+        result = cli.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "<bool>" not in result.output
+        assert "--help" in result.output
+    assert "<str>" in cli.invoke(app, ["sync", "--help"]).output  # values keep theirs
 
 
 @pytest.mark.parametrize("command", ["check", "sync", "backfill", "demo"])

@@ -15,7 +15,7 @@ import importlib.util
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from klaviyo_connector import __version__
 from klaviyo_connector.cli.commands import backfill, check, sync
@@ -36,7 +36,24 @@ def _available(module: str) -> bool:
         return False
 
 
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    """Flags (--quiet, -v, --help) take no value, so help shows no type
+    for them instead of a bare `<bool>` or `<int>`."""
+    for param in params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
 class LazyGroup(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
     def list_commands(self, ctx: Any) -> list[str]:
         lazy = [name for name, (module, _) in LAZY.items() if _available(module)]
         return [*super().list_commands(ctx), *lazy]
@@ -50,7 +67,7 @@ class LazyGroup(TyperGroup):
         except (ImportError, AttributeError):
             return None
         single = typer.Typer()
-        single.command(cmd_name)(function)
+        single.command(cmd_name, cls=Command)(function)
         return typer.main.get_command(single)
 
 
@@ -63,10 +80,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command()(check)
-app.command()(sync)
-app.command()(backfill)
-app.command()(demo)
+app.command(cls=Command)(check)
+app.command(cls=Command)(sync)
+app.command(cls=Command)(backfill)
+app.command(cls=Command)(demo)
 
 
 def _version(value: bool) -> None:

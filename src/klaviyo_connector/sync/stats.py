@@ -156,10 +156,12 @@ class StatsSync:
                 rows[tuple(row[k] for k in self.report.key)] = row
             self.run.step()
         complete = [r for r in rows.values() if all(r[k] for k in self.report.key)]
-        if len(complete) < len(rows):
+        skipped = len(rows) - len(complete)
+        if skipped:
+            rows_were = "row was" if skipped == 1 else "rows were"
             self.run.result.warnings.append(
-                f"{len(rows) - len(complete)} report rows from {start:%Y-%m-%d} to "
-                f"{end:%Y-%m-%d} had no campaign, message or channel and were skipped."
+                f"{skipped} report {rows_were} skipped: no campaign, message or "
+                f"channel (from {start:%Y-%m-%d} to {end:%Y-%m-%d})."
             )
         state = self._synced_state() if mark_synced else None
         loaded = self.ctx.warehouse.load(
