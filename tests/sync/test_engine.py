@@ -441,3 +441,31 @@ def test_a_backfill_to_now_sends_no_datetime_after_the_run_start(
     assert len(sent) >= 5
     moments = [dt.datetime.fromisoformat(text) for text in sent]
     assert max(moments) <= result.started_at
+
+
+def test_a_conversion_metric_without_values_fails_only_the_stats_table(
+    running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox = running_sandbox.sandbox
+    opened = next(
+        m
+        for m in sandbox.ground_truth("metric")
+        if m["attributes"]["name"] == "Opened Email"
+    )
+    assert not sandbox.store.metric_supports_values(opened["id"])
+    cfg = engine_config(running_sandbox, tmp_path, conversion_metric_id=opened["id"])
+    result = run_sync(cfg, RunRequest(tables=("list", "campaign_performance_stats")))
+
+    assert result.status == RunStatus.PARTIAL
+    assert result.tables["list"].ok
+    stats = result.tables["campaign_performance_stats"]
+    assert stats.error == (
+        f"The conversion metric Opened Email ({opened['id']}) cannot be used for "
+        "campaign_performance_stats: it has no values to report (Klaviyo: Passed "
+        "in conversion metric does not support querying for values data)."
+    )
+    assert stats.fix == (
+        "Set conversion_metric_id (--conversion-metric) to an order metric such as "
+        "Placed Order, or remove it to use the account's Placed Order; "
+        "`klaviyo-connector check` shows which one that is."
+    )

@@ -8,7 +8,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from klaviyo_connector.errors import ConversionMetricError, PermissionDeniedError
+from klaviyo_connector.errors import (
+    ConversionMetricError,
+    InvalidRequestError,
+    PermissionDeniedError,
+)
 from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.load.warehouse import TableSpec
 from klaviyo_connector.reports.base import Row
@@ -79,6 +83,30 @@ def _next_cursor(document: dict[str, Any]) -> str | None:
     return values[0] if values else None
 
 
+METRIC_POINTER = "/data/attributes/conversion_metric_id"
+
+
+def _metric_refused(exc: InvalidRequestError) -> bool:
+    """Klaviyo points at the conversion metric: it exists but has no values
+    (an email or browsing event rather than an order)."""
+    return (exc.source or {}).get("pointer") == METRIC_POINTER
+
+
+def without_values(metric: MetricChoice, exc: InvalidRequestError) -> str:
+    detail = f" (Klaviyo: {exc.detail.rstrip('.')})" if exc.detail else ""
+    return (
+        f"The conversion metric {metric.name} ({metric.id}) cannot be used for "
+        f"campaign_performance_stats: it has no values to report{detail}."
+    )
+
+
+WITHOUT_VALUES_FIX = (
+    "Set conversion_metric_id (--conversion-metric) to an order metric such as "
+    "Placed Order, or remove it to use the account's Placed Order; "
+    "`klaviyo-connector check` shows which one that is."
+)
+
+
 def report_results(
     client: Any, report: ValuesReport, body: dict[str, Any]
 ) -> Iterator[list[dict[str, Any]]]:
@@ -118,7 +146,14 @@ class StatsSync:
         self.run.step()
         for number, (start, end) in enumerate(frames, start=1):
             last = number == len(frames)
-            self._sync_frame(self.metric.id, start, end, mark_synced=last)
+            try:
+                self._sync_frame(self.metric.id, start, end, mark_synced=last)
+            except InvalidRequestError as exc:
+                if not _metric_refused(exc):
+                    raise
+                raise ConversionMetricError(
+                    without_values(self.metric, exc), fix=WITHOUT_VALUES_FIX
+                ) from exc
 
     def _account_zone(self) -> dt.tzinfo:
         """The account's timezone, in which Klaviyo reads report timeframes."""
