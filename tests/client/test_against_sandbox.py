@@ -180,8 +180,13 @@ def test_explicit_time_scale_runs_a_medium_tier_burst_near_its_ceiling():
                 thread.join()
             elapsed = time.monotonic() - started
         assert sorted(got) == sorted(wanted)
+        # The pacer runs at the told speed, at the ceiling: a request that
+        # reaches the in-process server 20 ms late (a busy machine) may still
+        # land in the next burst window now and then, never in a stream.
         assert running.sandbox.requests.throttled <= 3
         assert client.stats.by_endpoint == {
             "/api/campaigns/{id}": 300 + client.stats.throttled
         }
-    assert 1.0 <= elapsed < 30
+    assert client.pacer.scale == 60
+    assert client.pacer.windows("GET /api/campaigns/{id}") == ((10, 1 / 60), (150, 1))
+    assert elapsed >= 1.0  # 150 a real second

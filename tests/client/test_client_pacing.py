@@ -241,6 +241,18 @@ def test_speedup_of_a_time_scaled_server_is_measured_from_headers():
     assert elapsed < 15
 
 
+def test_a_told_time_scale_is_kept_whatever_the_headers_suggest():
+    # Measured speed-ups err (restarts seen late, answers that cross); a scale
+    # the caller knows is exact, so a faster-looking server changes nothing.
+    clock = FakeTime()
+    server = WindowServer(PROFILE_WINDOWS, speedup=240)
+    pacer = Pacer(clock=clock.clock, sleep=clock.sleep, time_scale=60)
+    _run_against(server, pacer, clock, 3000)
+    assert server.rejected == 0
+    assert pacer.scale == 60
+    assert pacer.windows(PROFILES) == ((75, 1 / 60), (750, 1.0))
+
+
 def test_real_speed_server_is_not_mistaken_for_a_fast_one():
     clock = FakeTime()
     server = WindowServer(PROFILE_WINDOWS)

@@ -210,11 +210,15 @@ class Pacer:
 
     @property
     def scale(self) -> float:
-        """How many times faster than stated the server's windows run."""
+        """How many times faster than stated the server's windows run. A scale
+        we were told is exact; a measured one can only err (restarts seen late,
+        answers that crossed), and erring fast means 429s."""
+        if self.time_scale != 1.0:
+            return self.time_scale
         measured = self._measured or 1.0
         if measured < 1.5:  # real Klaviyo: restarts a window or more apart
-            measured = 1.0
-        return max(self.time_scale, min(measured * SPEEDUP_SAFETY, MAX_SPEEDUP))
+            return 1.0
+        return max(1.0, min(measured * SPEEDUP_SAFETY, MAX_SPEEDUP))
 
     def _bucket(self, key: str, defaults: Sequence[Window]) -> _Bucket:
         bucket = self._buckets.get(key)
