@@ -63,6 +63,8 @@ def test_no_page_loads_anything_from_outside_the_app(client, sandbox):
         "/docs",
         "/static/app.css",
         "/static/live.js",
+        "/static/forms.js",
+        "/charts.css",
     ]
     origin = str(client.base_url).rstrip("/")
     cdn = '<script src="https://cdn.example/ui.js"></script><a href="//x.example">'
@@ -76,3 +78,23 @@ def test_no_page_loads_anything_from_outside_the_app(client, sandbox):
     assert 'src="/docs-assets/swagger-ui-bundle.js"' in docs
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/signin", "/", "/api/connections", "/static/app.css", "/charts.css"]
+)
+def test_every_answer_carries_the_security_headers(stranger, path):
+    headers = stranger.get(path, follow_redirects=False).headers
+    assert headers["content-security-policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_the_api_page_allows_only_its_own_inline_script(client):
+    policy = client.get("/docs").headers["content-security-policy"]
+    assert re.search(r"script-src 'self' 'sha256-[A-Za-z0-9+/]+=*'; ", policy)

@@ -304,3 +304,44 @@ def test_a_run_ending_leaves_a_form_being_edited_alone(page, dashboard):
     expect(page.locator(".title-row .health")).to_have_text("auto-sync off")
     expect(page.locator("input[name=name]")).to_have_value("Typed, not saved")
     expect(page.locator("input[name=lookback_days]")).to_have_value("21")
+
+
+def test_every_page_keeps_to_its_content_security_policy(page, dashboard):
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: "Content Security Policy" in m.text and refused.append(m.text),
+    )
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " console.error('Content Security Policy violation: ' + e.violatedDirective))"
+    )
+    _set_up(page, dashboard)
+    page.click("#sync-now")
+    expect(page.locator("#run-1 .status")).to_have_text("succeeded", timeout=90_000)
+    expect(page.locator("[data-section=chart] svg")).to_have_count(1)
+    title = page.locator("[data-section=chart] svg .title").first
+    expect(title).to_have_css("fill", "rgb(15, 23, 42)")
+    base = dashboard.url
+    for path in ("/", "/connect", "/connections/1?tab=historical", "/docs"):
+        page.goto(base + path)
+        page.wait_for_load_state("networkidle")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    page.goto(base + "/")
+    expect(page.locator(".connection-card svg")).to_have_count(2)
+    page.goto(base + "/connections/1?tab=settings")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("button:has-text('Delete connection')")
+    expect(page.locator("h1")).to_have_text("Main store")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Delete connection')")
+    expect(page.locator(".flash")).to_contain_text("Connection deleted.")
+    assert refused == []
+    headers = page.request.get(base + "/").headers
+    assert headers["content-security-policy"].startswith("default-src 'self';")
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert (headers["x-frame-options"], headers["x-content-type-options"]) == (
+        "DENY",
+        "nosniff",
+    )
+    assert headers["referrer-policy"] == "same-origin"

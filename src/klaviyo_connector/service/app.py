@@ -31,10 +31,11 @@ from .api import access as api_access
 from .api import connections as api_connections
 from .api import runs as api_runs
 from .auth import Auth, CrossSiteRefused, NotSignedIn, require_user
+from .charts import chart_css
 from .connections import all_connections, secret_problem
 from .crypto import Vault, ensure_private_dir, read_or_create_secret
 from .db import Connection, Database
-from .headers import ResponseHeaders
+from .headers import ResponseHeaders, csp_allowing_inline_scripts
 from .queue import Execute, RunQueue, mark_interrupted
 from .routes import connection as connection_pages
 from .routes import home, setup, signin
@@ -146,6 +147,10 @@ def _favicon() -> FileResponse:
     return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
+def _chart_css() -> Response:
+    return Response(chart_css(), media_type="text/css")
+
+
 def _swagger_assets() -> Path:
     # Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI writes) as a wheel ships
     # it, so the API page works offline and runs no third-party script.
@@ -162,7 +167,7 @@ def _add_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=signed_in)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title=f"{app.title} API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
@@ -171,6 +176,10 @@ def _add_docs(app: FastAPI) -> None:
             # The validator badge would send the spec's address to a public server.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # The page starts Swagger UI with an inline script: allowed by its hash.
+        policy = csp_allowing_inline_scripts(bytes(page.body).decode())
+        page.headers["Content-Security-Policy"] = policy
+        return page
 
 
 def create_app(settings: ServiceSettings, execute: Execute | None = None) -> FastAPI:
@@ -196,6 +205,7 @@ def create_app(settings: ServiceSettings, execute: Execute | None = None) -> Fas
     app.add_middleware(ResponseHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), "static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
+    app.add_api_route("/charts.css", _chart_css, include_in_schema=False)
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(CrossSiteRefused, _cross_site)
     app.add_exception_handler(HTTPException, _http_error)

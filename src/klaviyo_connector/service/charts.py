@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import html
 import math
 import re
 from typing import Any
@@ -28,6 +30,10 @@ _STYLE = Style(
 )
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style>", re.S)
+_HIDDEN = re.compile(r' style="opacity: 0"')
+_CHART_ID = re.compile(r"#chart-[0-9a-f-]{36}")
 TICKS = 4  # intervals on a value axis: five labels, far enough apart to read
 RUN_LABELS = 12  # run numbers shown under the runs chart at most
 NAME_LIMIT = 60  # characters of a campaign name before it is cut
@@ -94,9 +100,28 @@ def rates_chart(rows: list[dict[str, Any]]) -> str | None:
 
 
 def _svg(chart: Any) -> str:
-    # pygal signs its output with comments naming its web site; the page should
-    # carry no address outside the dashboard.
-    return _COMMENT.sub("", str(chart.render(is_unicode=True)))
+    """The chart without inline style or script, which the pages' CSP refuses.
+
+    pygal signs its output with comments naming its web site (the page should
+    carry no address outside the dashboard); its script only configures the
+    tooltips of a library we do not load; its style is `chart_css()`.
+    """
+    svg = str(chart.render(is_unicode=True))
+    for inline in (_COMMENT, _SCRIPT, _STYLE_ELEMENT, _HIDDEN):
+        svg = inline.sub("", svg)
+    return svg
+
+
+@functools.cache
+def chart_css() -> str:
+    """pygal's style for every chart (they share one look), as a stylesheet."""
+    chart = pygal.Bar(**_COMMON)
+    for _color in _STYLE.colors:  # pygal writes a colour rule per series
+        chart.add("", [1])
+    svg = str(chart.render(is_unicode=True))
+    css = "\n".join(html.unescape(m) for m in _STYLE_ELEMENT.findall(svg))
+    # The tooltip is hidden by an inline style pygal's own script would change.
+    return _CHART_ID.sub(".pygal-chart", css) + "\n.pygal-chart .tooltip{opacity:0}\n"
 
 
 def _ceiling(value: float) -> float:
