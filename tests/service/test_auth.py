@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.service.support import bearer, csrf_of, make_app, sign_in
 
+from klaviyo_connector.service.settings import ServiceSettings
+
 
 @pytest.fixture
 def app(tmp_path):
@@ -180,3 +182,28 @@ def test_the_cookie_is_secure_over_https(app, scheme, secure):
         cookie = [p.strip().lower() for p in signed_in.headers["set-cookie"].split(";")]
         assert {"httponly", "samesite=strict"} <= set(cookie)
         assert ("secure" in cookie) is secure
+
+
+def test_a_minted_link_ignores_the_host_the_request_names(tmp_path):
+    app = make_app(tmp_path / "data", host="127.0.0.1", port=8123)
+    with TestClient(app, base_url="http://attacker.example") as client:
+        minted = client.post("/api/signin-links", headers=bearer(app)).json()
+    assert minted["url"].startswith("http://127.0.0.1:8123/signin?token=")
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url", "link"),
+    [
+        ("127.0.0.1", None, "http://127.0.0.1:8000/signin?token=t"),
+        ("0.0.0.0", None, "http://127.0.0.1:8000/signin?token=t"),  # noqa: S104
+        ("::1", None, "http://[::1]:8000/signin?token=t"),
+        (
+            "127.0.0.1",
+            "https://connector.example.com/",
+            "https://connector.example.com/signin?token=t",
+        ),
+    ],
+)
+def test_links_are_built_from_the_configured_address(host, public_url, link):
+    settings = ServiceSettings(host=host, port=8000, public_url=public_url)
+    assert settings.signin_url("t") == link

@@ -78,6 +78,13 @@ def serve_command(
             help="Folder for the state database, encryption key and DuckDB files."
         ),
     ] = Path("klaviyo-data"),
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The address browsers reach the service at, when it is behind a "
+            "proxy (https://connector.example.com); sign-in links start with it."
+        ),
+    ] = None,
     allow_seconds_period: Annotated[
         bool, typer.Option(hidden=True, help="Offer an every-N-seconds sync period.")
     ] = False,
@@ -102,14 +109,15 @@ def serve_command(
     # is for its owner only; set before any thread starts.
     os.umask(0o077)
     settings = ServiceSettings(
-        data_dir=data_dir, allow_seconds_period=allow_seconds_period
+        data_dir=data_dir,
+        allow_seconds_period=allow_seconds_period,
+        host=host,
+        port=port,
+        public_url=public_url,
     )
     app = create_app(settings)
     token = app.state.service.auth.issue_link()
-    shown_host = f"[{host}]" if ":" in host else host
-    typer.echo(
-        f"Sign in (link works once): http://{shown_host}:{port}/signin?token={token}"
-    )
+    typer.echo(f"Sign in (link works once): {settings.signin_url(token)}")
     typer.echo(f"API token for scripts: {app.state.service.auth.api_token_path}")
     if not _is_loopback(host):
         typer.secho(

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from klaviyo_connector import KLAVIYO_BASE_URL
 
+# Addresses meaning "every interface": recognised here, never bound to.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
+
 
 def _default_base_url() -> str:
     return os.environ.get("KLAVIYO_BASE_URL", KLAVIYO_BASE_URL).rstrip("/")
@@ -29,7 +32,25 @@ class ServiceSettings:
     # waiting an hour for a scheduled run is not an option.
     allow_seconds_period: bool = False
     signin_ttl_seconds: int = 3600
+    # Where the service listens; sign-in links are built from these (or from
+    # public_url), never from a request's Host header, which the client writes.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
     session_max_age: int = 14 * 24 * 3600
+
+    @property
+    def base_url(self) -> str:
+        """The service's own address, for links it prints or hands out."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        # A link to a wildcard address opens nothing; this machine is listening.
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    def signin_url(self, token: str) -> str:
+        return f"{self.base_url}/signin?token={token}"
 
     @property
     def db_path(self) -> Path:

@@ -16,7 +16,7 @@ def new_signin_link(request: Request) -> SignInLinkOut:
     """A fresh single-use link; links issued before it stop working."""
     service = service_of(request)
     token = service.auth.issue_link()
-    url = str(request.base_url).rstrip("/") + f"/signin?token={token}"
     return SignInLinkOut(
-        url=url, expires_in_seconds=service.settings.signin_ttl_seconds
+        url=service.settings.signin_url(token),
+        expires_in_seconds=service.settings.signin_ttl_seconds,
     )
