@@ -12,6 +12,8 @@ import time
 from collections import defaultdict
 
 import pytest
+from fastapi.testclient import TestClient
+from tests.service.support import bearer, make_app, sign_in
 
 from klaviyo_connector.service.crypto import Vault
 from klaviyo_connector.service.db import Connection, Database, Run
@@ -248,3 +250,55 @@ def test_runs_cut_off_by_a_stop_become_interrupted(store):
     assert mark_interrupted(db) == 2
     statuses = sorted(r.status for r in _runs(db).values())
     assert statuses == ["interrupted", "interrupted", "succeeded"]
+
+
+def test_runs_cut_off_by_a_stop_say_what_to_do_next(tmp_path, sandbox):
+    data = tmp_path / "data"
+    first = make_app(data, base_url=sandbox.base_url)
+    with TestClient(first, headers=bearer(first)) as api:
+        body = {"name": "Shop", "api_key": sandbox.api_key, "tables": ["list"]}
+        cid = api.post("/api/connections", json=body).json()["id"]
+    cut_off = [
+        ("manual", "running", None, None),
+        ("historical", "running", "2026-01-01T00:00:00", "2026-04-01T00:00:00"),
+        ("historical", "queued", "2026-05-01T00:00:00", "2026-05-03T09:30:00"),
+    ]
+    with first.state.service.db.session() as s:
+        for kind, status, start, end in cut_off:
+            s.add(
+                Run(
+                    connection_id=cid,
+                    kind=kind,
+                    status=status,
+                    window_start=start and dt.datetime.fromisoformat(start + "Z"),
+                    window_end=end and dt.datetime.fromisoformat(end + "Z"),
+                )
+            )
+    again = make_app(data, base_url=sandbox.base_url)
+    with TestClient(again, headers=bearer(again)) as api:
+        runs = api.get(f"/api/connections/{cid}/runs").json()
+        said = [(r["status"], r["error"], r["fix"]) for r in reversed(runs)]
+    with TestClient(again, base_url="http://127.0.0.1:8000") as browser:
+        sign_in(browser)
+        page = browser.get(f"/connections/{cid}").text
+    assert "launch it again for 2026-01-01 to 2026-03-31 on the Historical" in page
+    assert said == [
+        (
+            "interrupted",
+            "The service stopped during this run.",
+            "Nothing to do: the next sync resumes where this one stopped (tables "
+            "it finished are kept).",
+        ),
+        (
+            "interrupted",
+            "The service stopped during this run.",
+            "A recovery does not resume on its own: launch it again for "
+            "2026-01-01 to 2026-03-31 on the Historical data tab.",
+        ),
+        (
+            "interrupted",
+            "The service stopped before this run started.",
+            "A recovery does not resume on its own: launch it again for "
+            "2026-05-01 to 2026-05-03 on the Historical data tab.",
+        ),
+    ]

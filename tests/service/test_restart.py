@@ -107,7 +107,12 @@ def test_restart_keeps_schedules_and_marks_cut_off_runs(tmp_path, own_sandbox):
             (queued["id"], "interrupted"),
             (run["id"], "interrupted"),
         ]
-        assert "service stopped before this run finished" in runs[1]["error"]
+        assert (runs[1]["error"], runs[1]["fix"]) == (
+            "The service stopped during this run.",
+            "Nothing to do: the next sync resumes where this one stopped (tables "
+            "it finished are kept).",
+        )
+        assert runs[0]["error"] == "The service stopped before this run started."
         after = second.api.get(f"/api/connections/{conn['id']}").json()
         assert after["auto_sync"] is True
         assert after["next_sync_at"] is not None

@@ -289,8 +289,36 @@ def mark_interrupted(db: Database) -> int:
     with db.session() as s:
         runs = s.scalars(select(Run).where(Run.status.in_(ACTIVE))).all()
         for run in runs:
+            run.error, run.fix = interruption(run)
             run.status = "interrupted"
             run.finished_at = utcnow()
-            run.error = "The service stopped before this run finished."
-            run.fix = "Nothing to do: the next run resumes where this one stopped."
         return len(runs)
+
+
+def interruption(run: Run) -> tuple[str, str]:
+    """What a run cut off by a stop says: what happened, and what to do."""
+    if run.status == "running":
+        error = "The service stopped during this run."
+    else:
+        error = "The service stopped before this run started."
+    if run.kind != "historical":
+        return error, (
+            "Nothing to do: the next sync resumes where this one stopped (tables "
+            "it finished are kept)."
+        )
+    start, end = recovery_days(run)
+    return error, (
+        f"A recovery does not resume on its own: launch it again for {start} to "
+        f"{end} on the Historical data tab."
+    )
+
+
+def recovery_days(run: Run) -> tuple[dt.date | None, dt.date | None]:
+    """The days a recovery covers; its stored end is the next midnight or now."""
+    start = run.window_start.date() if run.window_start else None
+    end = run.window_end
+    if end is None:
+        return start, None
+    if end.time() == dt.time():
+        return start, (end - dt.timedelta(days=1)).date()
+    return start, end.date()
