@@ -136,6 +136,48 @@ def test_sync_now_loads_rows_per_table(api, sandbox):
     assert [r["id"] for r in runs] == [run["id"]]
 
 
+def _email_rates_in(duckdb_file: str, dataset: str) -> list[tuple[str, float]]:
+    """Email campaigns with rates, newest send first, read straight from DuckDB."""
+    import duckdb
+
+    with duckdb.connect(duckdb_file, read_only=True) as db:
+        return db.execute(
+            "select s.campaign_id, s.open_rate"
+            f" from {dataset}.campaign_performance_stats s"
+            f" join {dataset}.campaign c on c.id = s.campaign_id"
+            " where s.send_channel = 'email' and s.open_rate is not null"
+            " order by c.send_time desc, s.campaign_id"
+        ).fetchall()
+
+
+def test_campaign_rates_are_what_the_dashboard_charts(api, sandbox):
+    cid = _create(api, sandbox.api_key).json()["id"]
+    before = api.get(f"/api/connections/{cid}/campaign-rates")
+    assert before.json() == {"readable": False, "campaigns": []}
+    wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+    conn = api.get(f"/api/connections/{cid}").json()
+    rates = api.get(f"/api/connections/{cid}/campaign-rates").json()
+    assert rates["readable"] is True
+    stored = _email_rates_in(conn["duckdb_file"], conn["dataset"])
+    assert stored, "the sync loaded email campaigns with rates"
+    campaigns = rates["campaigns"]
+    assert [(c["campaign_id"], c["open_rate"]) for c in campaigns] == [
+        (i, pytest.approx(r)) for i, r in stored[:8]
+    ]
+    names = {
+        c["id"]: c["attributes"]["name"]
+        for c in sandbox.sandbox.ground_truth("campaign")
+    }
+    for campaign in campaigns:
+        assert campaign["name"] == names[campaign["campaign_id"]]
+        assert 0 <= campaign["click_rate"] <= campaign["open_rate"] <= 1
+    missing = api.get("/api/connections/999/campaign-rates")
+    assert (missing.status_code, missing.json()["detail"]) == (
+        404,
+        "No such connection.",
+    )
+
+
 def test_historical_recovery_records_its_window(api, sandbox):
     cid = _create(
         api, sandbox.api_key, tables=["campaign", "campaign_performance_stats"]

@@ -29,6 +29,7 @@ from klaviyo_connector.keys import redact
 from . import engine
 from .api import access as api_access
 from .api import connections as api_connections
+from .api import rates as api_rates
 from .api import runs as api_runs
 from .auth import Auth, CrossSiteRefused, NotSignedIn, require_user
 from .charts import chart_css
@@ -214,6 +215,7 @@ def create_app(settings: ServiceSettings, execute: Execute | None = None) -> Fas
         app.include_router(router)
     app.include_router(api_connections.router)
     app.include_router(api_runs.router)
+    app.include_router(api_rates.router)
     app.include_router(api_access.router)
     _add_docs(app)
     return app

@@ -103,6 +103,24 @@ def connection_view(
     }
 
 
+def recent_rates(
+    service: Service, conn: Connection, runs: list[Run]
+) -> list[dict[str, Any]] | None:
+    """The rates the dashboard charts, or None when the warehouse cannot be read."""
+    if not conn.setup_complete:
+        return None
+    finished = [r.id for r in runs if r.finished_at is not None]
+    # While a sync writes, the last rates read stay on show.
+    idle = not service.queue.is_busy(conn.id)
+    return service.rates.get(
+        conn,
+        finished[0] if finished else None,
+        service.vault,
+        service.settings,
+        refresh=idle,
+    )
+
+
 def data_kept(service: Service, conn: Connection) -> str:
     """Where a deleted connection's data stays; a new one never writes there."""
     where = f"dataset {conn.dataset}"

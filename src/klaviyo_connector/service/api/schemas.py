@@ -142,6 +142,20 @@ class RunOut(BaseModel):
     finished_at: dt.datetime | None
 
 
+class CampaignRateOut(BaseModel):
+    campaign_id: str
+    name: str | None = Field(description="None when the campaign table is not read.")
+    open_rate: float | None = Field(description="A fraction: 0.42 is 42 %.")
+    click_rate: float | None = Field(description="A fraction: 0.05 is 5 %.")
+
+
+class CampaignRatesOut(BaseModel):
+    readable: bool = Field(description="The warehouse could be read.")
+    campaigns: list[CampaignRateOut] = Field(
+        description="Up to eight recent email campaigns, newest send first."
+    )
+
+
 class SignInLinkOut(BaseModel):
     url: str
     expires_in_seconds: int

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from .. import connections as store
 from ..auth import require_user
 from ..charts import rates_chart, runs_chart
-from ..views import connection_view
+from ..views import connection_view, recent_rates
 from ..web import render, service_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_user)])
@@ -23,15 +23,7 @@ def home(request: Request) -> Response:
         history = {c.id: store.recent_runs(s, c.id, 15) for c in connections}
     for conn in connections:
         runs = history[conn.id]
-        finished = [r.id for r in runs if r.finished_at is not None]
-        rates = None
-        if conn.setup_complete:
-            last = finished[0] if finished else None
-            # While a sync writes, the last rates read stay on show.
-            idle = not service.queue.is_busy(conn.id)
-            rates = service.rates.get(
-                conn, last, service.vault, service.settings, refresh=idle
-            )
+        rates = recent_rates(service, conn, runs)
         cards.append(
             {
                 "conn": connection_view(service, conn, runs),
