@@ -177,6 +177,34 @@ def test_home_shows_each_connection_status(client, sandbox):
     assert cards == {str(healthy): "healthy", str(never): "never-run", "3": "never-run"}
     assert "setup not finished" in home
     assert "auto-sync off" in home
+    on = client.get(f"/api/connections/{healthy}").json()
+    ahead = dt.datetime.fromisoformat(on["next_sync_at"]) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=23) < ahead <= dt.timedelta(days=1)
+    assert _facts(home, healthy) == {
+        "Last sync": f"{_shown(on['last_sync_at'])} (succeeded)",
+        "Next sync": _shown(on["next_sync_at"]),
+        "Period": "every day",
+    }
+    assert _facts(home, never) == {
+        "Last sync": "—",
+        "Next sync": "auto-sync off",
+        "Period": "every day",
+    }
+
+
+def _facts(home: str, connection_id: int) -> dict[str, str]:
+    """The last sync, next sync and period a dashboard card states."""
+    card = re.search(rf'data-connection="{connection_id}".*?</section>', home, re.S)
+    assert card, f"no card for connection {connection_id}"
+    pairs = re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", card[0], re.S)
+    return {term: value.strip() for term, value in pairs}
+
+
+def _shown(stamp: str) -> str:
+    """An API timestamp as the pages write it."""
+    when = dt.datetime.fromisoformat(stamp)
+    assert when.utcoffset() == dt.timedelta(0)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _warning_engine(conn, request, progress):
