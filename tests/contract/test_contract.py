@@ -302,8 +302,12 @@ def test_every_page_of_a_walk_matches_the_spec(served: RunningSandbox) -> None:
         query = "page%5Bsize%5D=100&additional-fields%5Bprofile%5D=subscriptions"
         url: str | None = f"{served.base_url}/api/profiles?{query}"
         while url:
-            url = client.get(url).raise_for_status().json()["links"]["next"]
-    assert len(transport.exchanges) == 4  # 400 profiles
+            links = client.get(url).raise_for_status().json()["links"]
+            url = links["next"]
+        url = links["prev"]  # and back to the first page
+        while url:
+            url = client.get(url).raise_for_status().json()["links"]["prev"]
+    assert len(transport.exchanges) == 7  # 400 profiles: 4 pages, 3 back
     assert {e.status for e in transport.exchanges} == {200}
 
 

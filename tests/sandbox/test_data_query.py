@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
 from klaviyo_connector.sandbox.data import (
     Condition,
+    Cursor,
     StoreError,
     decode_cursor,
     encode_cursor,
@@ -70,7 +72,9 @@ def test_unknown_operator_is_a_store_error() -> None:
 def test_cursor_round_trips_and_is_bound_to_its_sort() -> None:
     cursor = encode_cursor("-updated", (0, (1, 1700000000), "01ABC"))
     assert "updated" not in cursor  # opaque
-    assert decode_cursor(cursor, "-updated") == (0, (1, 1700000000), "01ABC")
+    assert decode_cursor(cursor, "-updated") == Cursor((0, (1, 1700000000), "01ABC"))
+    back = encode_cursor("-updated", (0, (1, 1700000000), "01ABC"), backward=True)
+    assert decode_cursor(back, "-updated").backward
     with pytest.raises(StoreError, match="invalid cursor"):
         decode_cursor(cursor, "updated")
 
@@ -92,9 +96,23 @@ def test_sort_keys_put_nulls_first_and_compare_datetimes_by_instant() -> None:
 
 def test_page_of_resumes_strictly_after_the_cursor() -> None:
     rows = [((i, f"id{i}"), {"id": f"id{i}"}) for i in range(5)]
-    first, cursor = page_of(rows, "x", False, None, 2)
-    assert [r["id"] for r in first] == ["id0", "id1"]
-    second, cursor = page_of(rows, "x", False, cursor, 2)
-    third, last = page_of(rows, "x", False, cursor, 2)
-    assert [r["id"] for r in second + third] == ["id2", "id3", "id4"]
-    assert last is None
+    first = page_of(rows, "x", False, None, 2)
+    assert [r["id"] for r in first.records] == ["id0", "id1"]
+    second = page_of(rows, "x", False, first.next, 2)
+    third = page_of(rows, "x", False, second.next, 2)
+    assert [r["id"] for r in second.records + third.records] == ["id2", "id3", "id4"]
+    assert third.next is None
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_page_of_prev_returns_exactly_the_page_before(descending: bool) -> None:
+    rows = [((i, f"id{i}"), {"id": f"id{i}"}) for i in range(7)]
+    rows.sort(reverse=descending)
+    pages = [page_of(rows, "x", descending, None, 3)]
+    while pages[-1].next:
+        pages.append(page_of(rows, "x", descending, pages[-1].next, 3))
+    assert pages[0].prev is None
+    for before, page in pairwise(pages):
+        assert page.prev is not None
+        # the same records and the same neighbours as when walking forward
+        assert page_of(rows, "x", descending, page.prev, 3) == before

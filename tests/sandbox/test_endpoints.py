@@ -4,6 +4,7 @@ additional fields, filters, sorting and determinism."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -94,7 +95,7 @@ def test_campaigns_need_one_channel_and_hide_archived_by_default(
         assert response.json()["errors"][0]["source"] == {"parameter": "filter"}
 
 
-def test_next_links_repeat_the_query_and_end_with_null(
+def test_page_links_repeat_the_query_and_end_with_null(
     served: RunningSandbox, api: httpx.Client
 ) -> None:
     params = {
@@ -106,18 +107,40 @@ def test_next_links_repeat_the_query_and_end_with_null(
     }
     pages = list(walk(api, "/api/profiles", params))
     assert len(pages) == 3  # 250 profiles
-    for page in pages[:-1]:
-        next_url = page["links"]["next"]
-        assert next_url.startswith(served.base_url + "/api/profiles?")
-        query = {k: v[0] for k, v in parse_qs(urlsplit(next_url).query).items()}
+    for url in [p["links"]["next"] for p in pages[:-1]] + [
+        p["links"]["prev"] for p in pages[1:]
+    ]:
+        assert url.startswith(served.base_url + "/api/profiles?")
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         cursor = query.pop("page[cursor]")
         assert query == params
         assert cursor
     assert pages[-1]["links"]["next"] is None
-    assert all(p["links"]["prev"] is None for p in pages)
+    assert pages[0]["links"]["prev"] is None
     assert pages[0]["links"]["self"].startswith(served.base_url + "/api/profiles?")
     updated = [r["attributes"]["updated"] for p in pages for r in p["data"]]
     assert updated == sorted(updated, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/profiles", {"page[size]": "40", "sort": "-updated"}),
+        ("/api/profiles", {"page[size]": "30", "sort": "email"}),  # the slow path
+        ("/api/lists", {"page[size]": "5", "sort": "-created"}),
+        ("/api/campaigns", {"filter": EMAIL, "page[size]": "2", "sort": "name"}),
+    ],
+)
+def test_prev_links_return_exactly_the_page_before(
+    api: httpx.Client, path: str, params: dict[str, str]
+) -> None:
+    pages = list(walk(api, path, params))
+    assert len(pages) >= 3
+    for before, page in pairwise(pages):
+        back = api.get(page["links"]["prev"]).raise_for_status().json()
+        assert back["data"] == before["data"]
+        assert back["links"]["next"] == before["links"]["next"]
+        assert back["links"]["prev"] == before["links"]["prev"]
 
 
 def test_links_use_the_host_the_client_asked_for(served: RunningSandbox) -> None:
@@ -299,7 +322,7 @@ def test_same_seed_same_answers_other_seed_other_answers() -> None:
                         "additional-fields[profile]": "subscriptions",
                     },
                 ),
-                ("/api/lists", {}),
+                ("/api/lists", {"page[size]": "5", "sort": "-created"}),
                 ("/api/campaigns", {"filter": EMAIL, "include": "campaign-messages"}),
                 ("/api/metrics", {}),
             ]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from klaviyo_connector.sandbox.config import SandboxConfig
 from klaviyo_connector.sandbox.data import field_key, is_datetime_field, matches
-from klaviyo_connector.sandbox.store import Condition, Store, StoreError
+from klaviyo_connector.sandbox.store import Condition, Page, Store, StoreError
 
 NOW = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)
 RECENT = NOW - timedelta(days=14)
@@ -114,6 +115,33 @@ def test_small_resources_page_to_exhaustion_exactly_once(
     assert ids
 
 
+def pages_of(
+    store: Store, resource: str, conditions: Sequence[Condition], sort: str | None,
+    size: int,
+) -> list[Page]:  # fmt: skip
+    pages = [store.page(resource, conditions, sort, None, size)]
+    while pages[-1].next:
+        pages.append(store.page(resource, conditions, sort, pages[-1].next, size))
+    return pages
+
+
+PREV_CASES = [("profile", *case) for case in PROFILE_CASES[:9]] + [
+    (resource, conditions, sort) for resource, conditions, sort in SMALL_CASES
+]
+
+
+@pytest.mark.parametrize(("resource", "conditions", "sort"), PREV_CASES)
+def test_prev_cursor_returns_exactly_the_page_before(
+    store: Store, resource: str, conditions: list[Condition], sort: str | None
+) -> None:
+    size = 3 if resource != "profile" else 97
+    pages = pages_of(store, resource, conditions, sort, size)
+    assert pages[0].prev is None
+    for before, page in pairwise(pages):
+        assert page.prev is not None
+        assert store.page(resource, conditions, sort, page.prev, size) == before
+
+
 def test_archived_campaigns_only_when_asked(store: Store) -> None:
     email = Condition("messages.channel", "equals", "email")
     plain = drain(store, "campaign", [email], None, 100)
@@ -136,17 +164,17 @@ def test_bad_cursor_and_resource_are_store_errors(store: Store) -> None:
         store.query("flow", [], None, None, 5)
 
 
-@pytest.mark.parametrize(
-    ("conditions", "sort"),
-    [
-        ([], None),
-        ([], "-updated"),
-        ([Condition("updated", "greater-than", RECENT)], "updated"),
-        ([Condition("updated", "greater-than", RECENT)], None),
-        ([Condition("updated", "less-than", RECENT)], "-updated"),
-        ([Condition("created", "greater-than", YEAR_AGO)], "created"),
-    ],
-)
+MILLION_CASES = [
+    ([], None),
+    ([], "-updated"),
+    ([Condition("updated", "greater-than", RECENT)], "updated"),
+    ([Condition("updated", "greater-than", RECENT)], None),
+    ([Condition("updated", "less-than", RECENT)], "-updated"),
+    ([Condition("created", "greater-than", YEAR_AGO)], "created"),
+]
+
+
+@pytest.mark.parametrize(("conditions", "sort"), MILLION_CASES)
 def test_million_profile_pages_build_only_the_page(
     million: Store, conditions: list[Condition], sort: str | None
 ) -> None:
@@ -158,6 +186,19 @@ def test_million_profile_pages_build_only_the_page(
         assert len(page) == 100
         assert built <= 101  # the page plus one look-ahead record
         assert cursor is not None
+
+
+@pytest.mark.parametrize(("conditions", "sort"), MILLION_CASES)
+def test_million_profile_prev_pages_build_only_the_page(
+    million: Store, conditions: list[Condition], sort: str | None
+) -> None:
+    pages = [million.page("profile", conditions, sort, None, 100)]
+    for _ in range(2):
+        pages.append(million.page("profile", conditions, sort, pages[-1].next, 100))
+    before = million.profiles.gen.built
+    back = million.page("profile", conditions, sort, pages[2].prev, 100)
+    assert million.profiles.gen.built - before <= 101
+    assert back == pages[1]
 
 
 def test_million_profiles_lookup_is_constant_cost(million: Store) -> None:
@@ -176,11 +217,13 @@ def test_paging_across_a_million_keeps_no_state(million: Store) -> None:
     tracemalloc.start()
     baseline = tracemalloc.get_traced_memory()[0]
     for sort in ("updated", "-updated", None):
-        cursor = None
-        for _ in range(5):
-            _, cursor = million.query("profile", [], sort, cursor, 100)
+        page = million.page("profile", [], sort, None, 100)
+        for _ in range(4):
+            page = million.page("profile", [], sort, page.next, 100)
+        for _ in range(3):
+            page = million.page("profile", [], sort, page.prev, 100)
     grown = tracemalloc.get_traced_memory()[0] - baseline
     tracemalloc.stop()
     assert million.profiles.patches == {}
     assert million.profiles.created == {}
-    assert grown < 2_000_000  # bytes: 1,500 profiles paged, none retained
+    assert grown < 2_000_000  # bytes: 2,400 profiles paged, none retained

@@ -1,8 +1,10 @@
 """Query primitives shared by every resource: conditions, sort keys and cursors.
 
-A cursor is base64 of the sort it belongs to and the last record's position
-(its sort key and id), so a page resumes strictly after that record even when
-records before it changed: paging to the end yields every match exactly once.
+A cursor is base64 of the sort it belongs to and a record's position (its sort
+key and id). A `next` cursor resumes strictly after the last record of a page, so
+paging to the end yields every match exactly once even when records before it
+changed; a `prev` cursor holds the first record of a page and marks itself as
+backward, so its page is the `page_size` matches just before that record.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from klaviyo_connector.sandbox.gen_common import parse_time
@@ -21,6 +24,7 @@ Record = dict[str, Any]
 Key = tuple[Any, ...]
 Resolver = Callable[[Record], Any]
 
+_BACKWARD = "prev"  # the marker a `prev` cursor carries after its position
 DATETIME_NAMES = frozenset(
     {"created", "updated", "last_event_date", "send_time", "timestamp", "datetime"}
 )
@@ -40,6 +44,24 @@ class Condition:
     field: str
     op: str
     value: Any
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: strictly after `position` in the requested order, or
+    (a `prev` link) the matches just before it."""
+
+    position: Key
+    backward: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of records and the cursors of its neighbours (None: no page)."""
+
+    records: list[Record]
+    next: str | None = None
+    prev: str | None = None
 
 
 @dataclass
@@ -162,21 +184,28 @@ def split_sort(sort: str | None, default: str) -> tuple[str, bool]:
     return name.lstrip("-"), name.startswith("-")
 
 
-def encode_cursor(sort: str, position: Sequence[Any]) -> str:
-    raw = json.dumps([sort, list(position)], separators=(",", ":"), ensure_ascii=False)
+def encode_cursor(sort: str, position: Sequence[Any], backward: bool = False) -> str:
+    body: list[Any] = [sort, list(position)]
+    if backward:
+        body.append(_BACKWARD)
+    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str) -> Key:
-    """The position stored in a cursor minted for `sort`, or StoreError."""
+def decode_cursor(cursor: str, sort: str) -> Cursor:
+    """The cursor minted for `sort`, or StoreError."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        name, position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        name, position, *marker = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, TypeError, UnicodeDecodeError) as exc:
         raise StoreError("invalid cursor") from exc
-    if name != sort or not isinstance(position, list):
+    if (
+        name != sort
+        or not isinstance(position, list)
+        or marker not in ([], [_BACKWARD])
+    ):
         raise StoreError("invalid cursor")
-    return _tuplify(position)
+    return Cursor(_tuplify(position), backward=bool(marker))
 
 
 def _tuplify(value: Any) -> Any:
@@ -185,20 +214,56 @@ def _tuplify(value: Any) -> Any:
     return value
 
 
+def cut_page(
+    travel: Iterator[tuple[Key, Record]],
+    sort: str,
+    cursor: Cursor | None,
+    page_size: int,
+) -> Page:
+    """A page from records in the order of travel: the requested order after a
+    `next` cursor, the reverse order before a `prev` cursor.
+
+    One record past the page tells whether the page ahead exists. The page
+    behind a forward page is assumed (it is where the cursor came from), so a
+    page never builds records it does not serve beyond that one.
+    """
+    taken = list(islice(travel, page_size + 1))
+    more, rows = len(taken) > page_size, taken[:page_size]
+    if cursor is not None and cursor.backward:
+        rows.reverse()
+        ahead, behind = bool(rows), more
+    else:
+        ahead, behind = more, cursor is not None
+    return Page(
+        [r for _, r in rows],
+        next=encode_cursor(sort, rows[-1][0]) if ahead and rows else None,
+        prev=encode_cursor(sort, rows[0][0], backward=True)
+        if behind and rows
+        else None,
+    )
+
+
+def _beyond(key: Key, position: Key, descending: bool) -> bool:
+    """Whether `key` comes after `position` in the requested order."""
+    return bool(key < position if descending else key > position)
+
+
 def page_of(
     ordered: Sequence[tuple[Key, Record]],
     sort: str,
     descending: bool,
     cursor: str | None,
     page_size: int,
-) -> tuple[list[Record], str | None]:
+) -> Page:
     """One page of records already sorted by their position keys."""
-    after = decode_cursor(cursor, sort) if cursor else None
-    if after is not None:
-        ordered = [
-            (k, r) for k, r in ordered if (k < after if descending else k > after)
-        ]
-    page = ordered[:page_size]
-    more = len(ordered) > page_size
-    next_cursor = encode_cursor(sort, page[-1][0]) if more and page else None
-    return [r for _, r in page], next_cursor
+    at = decode_cursor(cursor, sort) if cursor else None
+    travel: Iterator[tuple[Key, Record]]
+    if at is None:
+        travel = iter(ordered)
+    elif at.backward:
+        travel = (
+            kr for kr in reversed(ordered) if _beyond(at.position, kr[0], descending)
+        )
+    else:
+        travel = (kr for kr in ordered if _beyond(kr[0], at.position, descending))
+    return cut_page(travel, sort, at, page_size)

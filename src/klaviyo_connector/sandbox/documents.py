@@ -106,7 +106,7 @@ def resource(
 
 
 def page_url(base: str, path: str, query: Mapping[str, str], cursor: str) -> str:
-    """The next page: every original parameter, with `page[cursor]` replaced."""
+    """A neighbouring page: every original parameter, `page[cursor]` replaced."""
     params = [(k, v) for k, v in query.items() if k != "page[cursor]"]
     params.append(("page[cursor]", cursor))
     return f"{base}{path}?{urlencode(params, quote_via=quote)}"

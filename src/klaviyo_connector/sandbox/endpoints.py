@@ -104,20 +104,27 @@ def _collection(
     ctx: Context, resource: str, found: list[Condition], size: int
 ) -> dict[str, Any]:
     try:
-        records, cursor = ctx.store.query(
+        page = ctx.store.page(
             resource, found, ctx.query.get("sort"), ctx.query.get("page[cursor]"), size
         )
     except StoreError as error:
         raise invalid(
             f"Invalid page cursor: {error}", parameter="page[cursor]"
         ) from None
-    next_url = (
-        documents.page_url(ctx.base, ctx.path, ctx.query, cursor) if cursor else None
-    )
     return {
-        "data": [ctx.shape(r) for r in records],
-        "links": {"self": ctx.self_url, "next": next_url, "prev": None},
+        "data": [ctx.shape(r) for r in page.records],
+        "links": {
+            "self": ctx.self_url,
+            "next": _page_link(ctx, page.next),
+            "prev": _page_link(ctx, page.prev),
+        },
     }
+
+
+def _page_link(ctx: Context, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    return documents.page_url(ctx.base, ctx.path, ctx.query, cursor)
 
 
 def _single(ctx: Context, resource: str) -> dict[str, Any]:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
 from typing import Any
 
 from klaviyo_connector.sandbox.data import (
     Condition,
+    Page,
     Record,
     StoreError,
+    cut_page,
     decode_cursor,
-    encode_cursor,
     field_key,
     is_datetime_field,
     matches,
@@ -206,22 +206,21 @@ class ProfileIndex:
         sort: str | None,
         cursor: str | None,
         page_size: int,
-    ) -> tuple[list[Record], str | None]:
+    ) -> Page:
         name, descending = split_sort(sort, "id")
         sort_name = sort or "id"
         identity = any(c.field in IDENTITY_FIELDS for c in conditions)
         if identity or name not in FAST_SORTS:
             return self._page_sorted(conditions, name, descending, sort_name, cursor,
                                      page_size)  # fmt: skip
-        after = decode_cursor(cursor, sort_name) if cursor else None
+        at = decode_cursor(cursor, sort_name) if cursor else None
         span = self._bounds(name, conditions)
-        stream = self.stream(name, descending, after, span)
+        # A prev cursor walks the same streams the other way from its position.
+        backward = at is not None and at.backward
+        after = at.position if at is not None else None
+        stream = self.stream(name, descending != backward, after, span)
         rows = ((p, r) for p, r in stream if matches(r, conditions))
-        page = list(islice(rows, page_size + 1))
-        more = len(page) > page_size
-        page = page[:page_size]
-        next_cursor = encode_cursor(sort_name, page[-1][0]) if more and page else None
-        return [r for _, r in page], next_cursor
+        return cut_page(rows, sort_name, at, page_size)
 
     def _lookup_ids(self, condition: Condition) -> set[str]:
         values = (
@@ -262,7 +261,7 @@ class ProfileIndex:
         sort_name: str,
         cursor: str | None,
         page_size: int,
-    ) -> tuple[list[Record], str | None]:
+    ) -> Page:
         """The slow path: collect every match, sort, then cut the page."""
         is_time = is_datetime_field(name)
         keyed = []

@@ -20,6 +20,7 @@ from klaviyo_connector.sandbox.config import SandboxConfig
 from klaviyo_connector.sandbox.data import (
     Condition,
     MutationSummary,
+    Page,
     Record,
     Resolver,
     StoreError,
@@ -34,7 +35,7 @@ from klaviyo_connector.sandbox.gen_common import Draw, hash_key, iso
 from klaviyo_connector.sandbox.gen_profile_index import ProfileIndex
 from klaviyo_connector.sandbox.gen_profiles import ProfileGenerator, fresh_profile
 
-__all__ = ["RESOURCES", "Condition", "MutationSummary", "Store", "StoreError"]
+__all__ = ["RESOURCES", "Condition", "MutationSummary", "Page", "Store", "StoreError"]
 
 RESOURCES = ("campaign", "list", "segment", "profile", "metric")
 MAX_PROFILES = 100_000_000  # keeps base `created` strictly increasing (ids ordered)
@@ -128,6 +129,19 @@ class Store:
         cursor: str | None,
         page_size: int,
     ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page and the cursor of the next one (None on the last page)."""
+        page = self.page(resource, conditions, sort, cursor, page_size)
+        return page.records, page.next
+
+    def page(
+        self,
+        resource: str,
+        conditions: Sequence[Condition],
+        sort: str | None,
+        cursor: str | None,
+        page_size: int,
+    ) -> Page:
+        """One page with the cursors of the pages after and before it."""
         if resource not in RESOURCES:
             raise StoreError(f"unknown resource {resource!r}")
         if page_size < 1:
@@ -164,7 +178,7 @@ class Store:
         sort: str | None,
         cursor: str | None,
         page_size: int,
-    ) -> tuple[list[Record], str | None]:
+    ) -> Page:
         # Klaviyo leaves archived campaigns out unless the filter asks about them.
         if resource == "campaign" and not any(
             c.field == "archived" for c in conditions
