@@ -66,8 +66,14 @@ def test_report_carries_only_the_requested_statistics(
         "next": None,
         "prev": None,
     }
-    start, end = timeframe_bounds("last_365_days", served.sandbox.store.now)
-    truth = served.sandbox.campaign_values(metric, start, end)
+    # Named timeframes are whole days in the account's timezone, not UTC.
+    zone = ZoneInfo(served.sandbox.store.account()["attributes"]["timezone"])
+    start, end = timeframe_bounds(
+        "last_365_days", served.sandbox.store.now.astimezone(zone)
+    )
+    truth = served.sandbox.campaign_values(
+        metric, start.astimezone(UTC), end.astimezone(UTC)
+    )
     assert [r["groupings"] for r in truth] == [r["groupings"] for r in results]
 
 
