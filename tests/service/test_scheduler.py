@@ -8,6 +8,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from tests.service.support import bearer, make_app, wait_for, wait_run
+from typer.testing import CliRunner
+
+from klaviyo_connector.cli import app as cli_app
 
 
 def _create(api, key, **extra):
@@ -21,6 +24,20 @@ def test_seconds_period_is_refused_unless_enabled(app, sandbox):
         assert response.status_code == 400
         assert "not enabled on this server" in response.json()["detail"]
         assert api.get("/api/connections").json() == []
+
+
+def test_seconds_period_is_not_offered_to_users(client, sandbox, monkeypatch):
+    csrf = {"csrf_token": client.csrf}
+    client.post("/connect", data=csrf | {"name": "Shop", "api_key": sandbox.api_key})
+    finish = client.get("/connections/1/setup/finish").text
+    assert 'value="24h"' in finish
+    assert 'value="seconds"' not in finish
+    assert 'name="sync_seconds"' not in finish
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = CliRunner().invoke(cli_app, ["serve", "--help"])
+    assert shown.exit_code == 0
+    assert "--data-dir" in shown.output
+    assert "seconds" not in shown.output
 
 
 def test_cron_schedule_names_the_next_time(app, sandbox):
