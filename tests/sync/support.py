@@ -12,6 +12,9 @@ from klaviyo_connector.config import SyncConfig
 from klaviyo_connector.load import warehouse_reader
 from klaviyo_connector.sandbox import Sandbox
 
+# Engine settings choosing the destination of an end-to-end run.
+Warehouse = dict[str, Any]
+
 LINEAGE = ("_loaded_at", "_dlt_load_id", "_dlt_id")
 STATS_KEY = ("campaign_id", "campaign_message_id", "send_channel")
 SEND_CHANNELS = {"email": "email", "sms": "sms", "mobile_push": "push-notification"}
@@ -57,15 +60,25 @@ def comparable(row: dict[str, Any], json_columns: Iterable[str] = ()) -> dict:
     return out
 
 
+MESSAGE_CONTENT = (
+    "subject", "preview_text", "from_email", "from_label", "reply_to_email",
+    "title", "body",
+)  # fmt: skip
+
+
 def _message(message: dict[str, Any]) -> dict[str, Any]:
-    definition = message["attributes"]["definition"]
+    """Every field the `messages` column keeps, as docs/tables.md lists them."""
+    a = message["attributes"]
+    definition = a["definition"]
     content = definition.get("content") or {}
     return {
         "id": message["id"],
         "channel": definition["channel"],
         "label": definition.get("label"),
-        "subject": content.get("subject"),
-        "send_times": message["attributes"]["send_times"],
+        **{name: content.get(name) for name in MESSAGE_CONTENT},
+        "send_times": a["send_times"],
+        "created_at": a["created_at"],
+        "updated_at": a["updated_at"],
     }
 
 
@@ -99,12 +112,7 @@ def loaded_campaigns(cfg: SyncConfig) -> dict[str, dict[str, Any]]:
     json_columns = ("audiences", "send_options", "tracking_options", "send_strategy")
     out = {}
     for ident, row in by_key(read_table(cfg, "campaign")).items():
-        loaded = comparable(row, (*json_columns, "messages"))
-        loaded["messages"] = [
-            {k: m[k] for k in ("id", "channel", "label", "subject", "send_times")}
-            for m in loaded["messages"]
-        ]
-        out[ident] = loaded
+        out[ident] = comparable(row, (*json_columns, "messages"))
     return out
 
 
