@@ -43,14 +43,16 @@ class Recorded:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
-    """A first sync, then changes, then an incremental sync, all recorded."""
+    """A first sync, then changes, then an incremental sync, all recorded. Half
+    the records change, so the incremental reads of profiles, lists and
+    segments span several filtered pages."""
     sandbox = RecordingSandbox(small(profiles=450, lists=35, segments=25))
     tmp_path: Path = tmp_path_factory.mktemp("recorded")
     with serve(sandbox) as running:
         cfg = config(running, tmp_path)
         first = run_sync(cfg, RunRequest(lookback_days=1))
         cut = len(sandbox.exchanges)
-        sandbox.mutate(share=0.1)
+        sandbox.mutate(share=0.5)
         second = run_sync(cfg, RunRequest(lookback_days=1))
         assert_converged(cfg, sandbox, TABLES)
         yield Recorded(
@@ -131,6 +133,10 @@ def test_filter_datetimes_are_utc_with_a_z(recorded: Recorded) -> None:
                 assert sent.utcoffset() == local.utcoffset(), moment
 
 
+def _filter(url: str) -> list[str]:
+    return [v for k, v in Exchange("GET", url, None).query if k == "filter"]
+
+
 def test_links_next_is_requested_exactly_as_given(recorded: Recorded) -> None:
     exchanges = recorded.first + recorded.second
     requested = [e.url for e in exchanges]
@@ -144,3 +150,43 @@ def test_links_next_is_requested_exactly_as_given(recorded: Recorded) -> None:
         assert len(names) == len(set(names)), exchange.url
         if "page[cursor]" in names:
             assert exchange.url in links, exchange.url
+
+
+def _chains(exchanges: list[Exchange]) -> list[list[Exchange]]:
+    """Each filtered read, from its first request along the links it was given."""
+    by_url = {e.url: e for e in exchanges}
+    chains = []
+    for start in exchanges:
+        names = {name for name, _ in start.query}
+        if "page[cursor]" in names or not _filter(start.url):
+            continue
+        chain = [start]
+        while chain[-1].next_link in by_url:
+            chain.append(by_url[chain[-1].next_link])
+        chains.append(chain)
+    return chains
+
+
+def test_filtered_links_next_keep_their_filter_and_are_followed_verbatim(
+    recorded: Recorded,
+) -> None:
+    """The incremental read follows links that already carry its filter."""
+    incremental = [
+        e for e in recorded.second if any("greater-than(" in f for f in _filter(e.url))
+    ]
+    chains = _chains(incremental)
+    for path in ("/api/profiles", "/api/lists", "/api/segments"):
+        longest = max(len(c) for c in chains if c[0].path == path)
+        assert longest >= 2, f"{path}: the incremental read spans several pages"
+    requested = [e.url for e in recorded.second]
+    for chain in chains:
+        (given,) = _filter(chain[0].url)
+        for page in chain:
+            assert _filter(page.url) == [given], page.url
+            assert requested.count(page.url) == 1, page.url
+            names = [name for name, _ in page.query]
+            assert len(names) == len(set(names)), page.url
+        assert chain[-1].next_link is None, "each read runs to its last page"
+    # Every cursor page of the incremental sync is a link some page gave.
+    followed = {id(page) for chain in chains for page in chain}
+    assert all(id(e) in followed for e in incremental)
