@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +98,49 @@ def wait_for(predicate: Any, timeout: float = 30, step: float = 0.1) -> Any:
             return value
         time.sleep(step)
     raise AssertionError("condition not met in time")
+
+
+class Accounts:
+    """Several sandbox accounts behind one address, as Klaviyo is: the key picks
+    the account. Requests with an unknown key go to the first one, which
+    refuses them."""
+
+    def __init__(self, *sandboxes: Any) -> None:
+        self.sandboxes = sandboxes
+        self._by_key = {s.config.api_key: s for s in sandboxes}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode()
+        key = auth.removeprefix("Klaviyo-API-Key ").strip()
+        sandbox = self._by_key.get(key, self.sandboxes[0])
+        await sandbox.app(scope, receive, send)
+
+
+@contextlib.contextmanager
+def serve_accounts(*configs: Any) -> Iterator[tuple[str, list[Any]]]:
+    """One loopback address serving a sandbox per config; yields it and them."""
+    import threading
+
+    import uvicorn
+
+    from klaviyo_connector.sandbox import Sandbox
+    from klaviyo_connector.sandbox.runner import bind
+
+    sandboxes = [Sandbox(c) for c in configs]
+    sock = bind("127.0.0.1", 0)
+    config = uvicorn.Config(
+        Accounts(*sandboxes), log_level="warning", access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True
+    )
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=10, step=0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", sandboxes
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
