@@ -1,4 +1,7 @@
-"""The same end-to-end sync into PostgreSQL: contents, types, idempotence."""
+"""PostgreSQL specifics: empty tables keep their columns, NUL characters load.
+
+The end-to-end scenarios and the column types run against PostgreSQL too, in
+tests/sync/test_engine.py and tests/load/test_column_types.py."""
 
 from __future__ import annotations
 
@@ -10,35 +13,19 @@ import pytest
 from tests.conftest import POSTGRES_URL, StartSandbox, engine_config
 from tests.sync.support import (
     as_json,
-    assert_matches_ground_truth,
     by_key,
     read_table,
 )
 
 from klaviyo_connector.sandbox import (
-    RunningSandbox,
     Sandbox,
     SandboxConfig,
     serve_in_thread,
 )
 from klaviyo_connector.sync.engine import run_sync
-from klaviyo_connector.sync.models import TABLES, RunRequest, RunStatus
+from klaviyo_connector.sync.models import RunRequest, RunStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-
-EXPECTED_TYPES = {
-    ("campaign", "id"): "character varying",
-    ("campaign", "archived"): "boolean",
-    ("campaign", "updated_at"): "timestamp with time zone",
-    ("campaign", "messages"): "jsonb",
-    ("profile", "properties"): "jsonb",
-    ("profile", "updated"): "timestamp with time zone",
-    ("segment", "definition"): "jsonb",
-    ("campaign_performance_stats", "recipients"): "bigint",
-    ("campaign_performance_stats", "open_rate"): "double precision",
-    ("campaign_performance_stats", "stats_as_of"): "timestamp with time zone",
-    ("list", "_loaded_at"): "timestamp with time zone",
-}
 
 
 def column_types(schema: str) -> dict[tuple[str, str], str]:
@@ -51,33 +38,6 @@ def column_types(schema: str) -> dict[tuple[str, str], str]:
         rows = cursor.fetchall()
     conn.close()
     return {(table, column): kind for table, column, kind in rows}
-
-
-def test_sync_into_postgres(
-    running_sandbox: RunningSandbox, tmp_path: Path, pg_dataset: str
-) -> None:
-    cfg = engine_config(
-        running_sandbox,
-        tmp_path,
-        destination="postgres",
-        destination_credentials=POSTGRES_URL,
-        dataset=pg_dataset,
-    )
-    first = run_sync(cfg, RunRequest())
-    assert first.status == RunStatus.SUCCEEDED, first.tables
-    for table in ("campaign", "list", "segment", "profile"):
-        assert_matches_ground_truth(cfg, running_sandbox.sandbox, table)
-    types = column_types(pg_dataset)
-    for column, kind in EXPECTED_TYPES.items():
-        assert types[column] == kind, column
-    assert {table for table, _ in types} >= set(TABLES)
-
-    counts = {t: len(read_table(cfg, t)) for t in TABLES}
-    second = run_sync(cfg, RunRequest())
-    assert second.status == RunStatus.SUCCEEDED
-    assert {t: len(read_table(cfg, t)) for t in TABLES} == counts
-    profiles = by_key(read_table(cfg, "profile"))
-    assert len(profiles) == 300
 
 
 def test_tables_without_rows_exist_in_postgres(
