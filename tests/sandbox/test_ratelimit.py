@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from typing import Any
 
 import httpx
 from tests.sandbox.support import config, headers
 
-from klaviyo_connector.sandbox import serve_in_thread
+from klaviyo_connector.sandbox import RunningSandbox, SandboxConfig, serve_in_thread
 from klaviyo_connector.sandbox.ratelimit import RateLimiter
 from klaviyo_connector.sandbox.spec import Tier
 
@@ -161,3 +162,82 @@ def test_limits_can_be_switched_off(api: httpx.Client) -> None:
     responses = [api.get("/api/accounts") for _ in range(5)]
     assert {r.status_code for r in responses} == {200}
     assert all("RateLimit-Limit" not in r.headers for r in responses)
+
+
+SCOPED_KEY = "pk_" + "reports" + "5" * 27
+REPORTS = "/api/campaign-values-reports"
+
+
+def values_report_sandbox(time_scale: float) -> SandboxConfig:
+    """A sandbox with limits on and a second key that may only read campaigns."""
+    scoped = {SCOPED_KEY: frozenset({"campaigns:read"})}
+    return config(
+        profiles=30, rate_limits=True, time_scale=time_scale, scoped_keys=scoped
+    )
+
+
+def report_body(running: RunningSandbox) -> dict[str, Any]:
+    store = running.sandbox.store
+    metric = next(
+        m["id"]
+        for m in running.sandbox.ground_truth("metric")
+        if store.metric_supports_values(m["id"])
+    )
+    attributes = {
+        "statistics": ["opens"],
+        "timeframe": {"key": "last_30_days"},
+        "conversion_metric_id": metric,
+    }
+    return {"data": {"type": "campaign-values-report", "attributes": attributes}}
+
+
+def test_values_reports_allow_one_a_second_and_two_a_minute_for_all_keys() -> None:
+    with serve_in_thread(values_report_sandbox(time_scale=1.0)) as running:
+        body = report_body(running)
+        full = headers(running.api_key)
+        scoped = headers(SCOPED_KEY)
+        first = httpx.post(running.base_url + REPORTS, json=body, headers=full)
+        burst = httpx.post(running.base_url + REPORTS, json=body, headers=scoped)
+        time.sleep(1.1)
+        second = httpx.post(running.base_url + REPORTS, json=body, headers=scoped)
+        time.sleep(1.1)
+        steady = httpx.post(running.base_url + REPORTS, json=body, headers=full)
+    assert [r.status_code for r in (first, burst, second, steady)] == [
+        200,
+        429,
+        200,
+        429,
+    ]
+    assert first.headers["RateLimit-Limit"] == "1, 1;w=1, 2;w=60, 225;w=86400"
+    assert burst.headers["Retry-After"] == "1"
+    assert second.headers["RateLimit-Remaining"] == "0"  # the minute's two used
+    assert 55 <= int(steady.headers["Retry-After"]) <= 58
+
+
+def test_values_reports_stop_after_225_a_day_for_all_keys() -> None:
+    # At 3,600x a "day" lasts 24 s and a "minute" 17 ms: the daily cap is
+    # reached in about two seconds of paced requests.
+    with (
+        serve_in_thread(values_report_sandbox(time_scale=3600.0)) as running,
+        httpx.Client(base_url=running.base_url) as client,
+    ):
+        body = report_body(running)
+        keys = [headers(running.api_key), headers(SCOPED_KEY)]
+        served = [0, 0]
+        deadline = time.monotonic() + 20
+        while sum(served) < 225 and time.monotonic() < deadline:
+            turn = sum(served) % 2  # the keys take turns
+            answer = client.post(REPORTS, json=body, headers=keys[turn])
+            if answer.status_code == 200:
+                served[turn] += 1
+            else:
+                assert answer.status_code == 429
+                time.sleep(0.004)
+        over: list[httpx.Response] = []
+        for key in keys * 5:  # ten tries across more than ten "minutes"
+            over.append(client.post(REPORTS, json=body, headers=key))
+            time.sleep(0.02)
+    assert served == [113, 112]
+    assert {r.status_code for r in over} == {429}
+    # The day, not the minute, is what holds them back.
+    assert all(int(r.headers["Retry-After"]) > 5 for r in over)
