@@ -276,3 +276,36 @@ class FlakyDns(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class DnsOutage(httpx.BaseTransport):
+    """Lets the first `after` requests to `path` through, then sends the next
+    `failures` of them (every one when None) to a host that does not resolve:
+    a DNS outage that starts in the middle of a table's read. Keeps the time
+    and URL of every attempt at `path`."""
+
+    def __init__(self, path: str, after: int, failures: int | None) -> None:
+        self.path, self.after, self.failures = path, after, failures
+        self.inner = httpx.HTTPTransport()
+        self._lock = threading.Lock()
+        self.attempts: list[tuple[float, str, bool]] = []  # (time, url, failed)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            broken = False
+            if request.url.path == self.path:
+                passed = sum(1 for *_, failed in self.attempts if not failed)
+                failed = sum(1 for *_, failed in self.attempts if failed)
+                more = self.failures is None or failed < self.failures
+                broken = passed >= self.after and more
+                self.attempts.append((time.monotonic(), str(request.url), broken))
+        if broken:
+            request.url = request.url.copy_with(host="klaviyo-fault.invalid")
+        return self.inner.handle_request(request)
+
+    @property
+    def failed(self) -> list[tuple[float, str]]:
+        return [(t, url) for t, url, failed in self.attempts if failed]
+
+    def close(self) -> None:
+        self.inner.close()
