@@ -1,7 +1,9 @@
 """The key stays secret: not in logs at any verbosity (httpx and dlt loggers
-included), exception text, run results, the DuckDB file, dlt's working folder,
-the process list or the dashboard; stored keys are encrypted at rest; the
-check and the dashboard show it masked."""
+included), exception text, run results, the DuckDB file (its bytes and every
+value in it), dlt's working folder, the process list (command line, and the
+environment when the key comes from an owner-only config file) or the
+dashboard; stored keys are encrypted at rest; the check and the dashboard show
+it masked."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
+import duckdb
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from tests.faults.support import config, serve, small, spy_on_client, sync
@@ -49,6 +54,29 @@ def _faults(sandbox: Sandbox) -> None:
 
 def _all_bytes(folder: Path) -> list[tuple[Path, bytes]]:
     return [(p, p.read_bytes()) for p in folder.rglob("*") if p.is_file()]
+
+
+def _values_holding(path: Path, *secrets: str) -> tuple[int, list[str]]:
+    """Every column of every table in a DuckDB file, each value read as text
+    (JSON included): how many columns were searched, and those holding a
+    secret."""
+    with duckdb.connect(str(path), read_only=True) as db:
+        columns = db.execute(
+            "SELECT table_schema, table_name, column_name "
+            "FROM information_schema.columns"
+        ).fetchall()
+        holding = []
+        for schema, table, column in columns:
+            value = f'CAST("{column}" AS VARCHAR)'
+            for secret in secrets:
+                (found,) = db.execute(
+                    f'SELECT count(*) FROM "{schema}"."{table}" '
+                    f"WHERE contains({value}, ?)",
+                    [secret],
+                ).fetchone() or (0,)
+                if found:
+                    holding.append(f"{schema}.{table}.{column}")
+    return len(columns), holding
 
 
 def _cli_run(
@@ -106,6 +134,12 @@ def test_the_key_is_in_no_log_output_file_or_folder_of_the_command_line(
     for path, content in files:
         assert KEY.encode() not in content, path
         assert WRONG.encode() not in content, path
+    # Bytes can hide a value (compressed or split blocks): ask DuckDB itself.
+    searched, holding = _values_holding(
+        tmp_path / "klaviyo-warehouse.duckdb", KEY, WRONG
+    )
+    assert searched >= 30, "profile, list, segment and state columns were read"
+    assert holding == []
 
 
 def test_the_key_never_reaches_any_logger_exception_or_result(
@@ -135,6 +169,57 @@ def test_the_key_never_reaches_any_logger_exception_or_result(
         exc = exc.__cause__ or exc.__context__
     for text in texts:
         assert KEY not in text
+
+
+def _process_texts(pid: int) -> list[tuple[str, bytes]]:
+    """The command line and environment of a process and its children, as
+    `ps -ef` and `ps e` show them to the same user and root."""
+    process = psutil.Process(pid)
+    texts = []
+    for each in [process, *process.children(recursive=True)]:
+        for name in ("cmdline", "environ"):
+            texts.append(
+                (f"{each.pid}/{name}", Path(f"/proc/{each.pid}/{name}").read_bytes())
+            )
+    return texts
+
+
+def test_a_key_in_an_owner_only_config_file_is_in_no_process_listing(
+    tmp_path: Path,
+) -> None:
+    sandbox = _sandbox()
+    with serve(sandbox) as running:
+        settings = tmp_path / "klaviyo-connector.toml"
+        settings.write_text(f'api_key = "{KEY}"\nbase_url = "{running.base_url}"\n')
+        settings.chmod(0o600)
+        # Slow pages keep the sync running while its listing is read.
+        sandbox.faults.add("slow", delay=0.2, count=None, path="/api/profiles")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KLAVIYO_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "klaviyo_connector", "sync", *TABLES],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not sandbox.requests[("GET", "/api/profiles")]:
+                assert process.poll() is None, "the sync ended before it was read"
+                assert time.monotonic() < deadline, "the sync never read profiles"
+                time.sleep(0.02)
+            listing = _process_texts(process.pid)
+        finally:
+            output, _ = process.communicate(timeout=120)
+
+    assert process.returncode == 0, output.decode()
+    assert KEY.encode() not in output
+    assert [name for name, _ in listing][:2] == [
+        f"{process.pid}/cmdline",
+        f"{process.pid}/environ",
+    ]
+    for name, text in listing:
+        assert KEY.encode() not in text, name
 
 
 def test_the_command_line_takes_no_key_argument(tmp_path: Path) -> None:
