@@ -179,6 +179,22 @@ def test_profile_filters_select_matching_records(
     assert [r["id"] for r in found.json()["data"]] == [one["id"]]
 
 
+def test_future_datetimes_in_filters_are_accepted(api: httpx.Client) -> None:
+    """Klaviyo documents no bound; the sandbox filters with the date as given."""
+    later = "2099-01-01T00:00:00Z"
+    after = api.get(
+        "/api/profiles", params={"filter": f"greater-than(updated,{later})"}
+    )
+    before = api.get(
+        "/api/profiles",
+        params={"filter": f"less-than(updated,{later})", "page[size]": "5"},
+    )
+    assert after.status_code == before.status_code == 200
+    assert after.json()["data"] == []
+    assert after.json()["links"]["next"] is None
+    assert len(before.json()["data"]) == 5
+
+
 def test_plus_sign_sent_raw_becomes_a_space_and_is_refused(api: httpx.Client) -> None:
     raw = "/api/profiles?filter=greater-than(updated,2024-01-01T00:00:00+00:00)"
     refused = api.get(httpx.URL(raw))

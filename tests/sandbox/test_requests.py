@@ -123,6 +123,25 @@ def test_future_revision_is_not_found(keyed: RunningSandbox) -> None:
     assert only_error(response)["detail"] == "No valid revisions found for method"
 
 
+def test_revision_handling_is_configurable() -> None:
+    lenient = config(missing_revision="serve", later_revision="serve")
+    with serve_in_thread(lenient) as running:
+        missing = get(running, "/api/accounts", headers=headers(running.api_key, None))
+        later = get(
+            running, "/api/accounts", headers=headers(running.api_key, "2026-10-15")
+        )
+        malformed = get(
+            running, "/api/accounts", headers=headers(running.api_key, "latest")
+        )
+    assert missing.status_code == 200
+    assert missing.headers["X-Klaviyo-API-Revision"] == REVISION
+    assert later.status_code == 200
+    assert later.headers["X-Klaviyo-API-Revision"] == "2026-10-15"
+    assert malformed.status_code == 400  # a malformed value is never served
+    with pytest.raises(ValueError, match="missing_revision must be one of"):
+        config(missing_revision="ignore")
+
+
 @pytest.mark.parametrize("revision", ["2026-07-15", "2026-07-15.pre", "2025-01-15"])
 def test_revision_is_echoed(keyed: RunningSandbox, revision: str) -> None:
     response = get(keyed, "/api/accounts", headers=headers(keyed.api_key, revision))

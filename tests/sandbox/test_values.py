@@ -145,7 +145,8 @@ def test_channel_specific_statistics(store: Store) -> None:
             assert stats["failed"] == stats["text_message_spend"] == 0.0
 
 
-def test_zero_denominators_give_zero_rates(store: Store) -> None:
+def unreached_rows(store: Store) -> dict[str, dict[str, Any]]:
+    """Statistics of the messages nobody received and nobody was sent."""
     metric = metric_ids(store)[0]
     rows = []
     for message_id in store.special["no_delivery"] | store.special["no_recipients"]:
@@ -158,14 +159,29 @@ def test_zero_denominators_give_zero_rates(store: Store) -> None:
         rows += report(
             store, metric, start=sent - timedelta(days=1), end=sent + timedelta(days=1)
         )
-    by_message = {r["groupings"]["campaign_message_id"]: r["statistics"] for r in rows}
+    return {r["groupings"]["campaign_message_id"]: r["statistics"] for r in rows}
+
+
+@pytest.mark.parametrize(("setting", "empty"), [("zero", 0.0), ("null", None)])
+def test_zero_denominators_give_the_configured_rate(
+    setting: str, empty: float | None
+) -> None:
+    store = make(zero_denominator_rates=setting)
+    by_message = unreached_rows(store)
     (lost,) = store.special["no_delivery"]
     assert by_message[lost]["recipients"] > 0
     assert by_message[lost]["delivered"] == 0.0
-    assert by_message[lost]["open_rate"] == 0.0
-    (empty,) = store.special["no_recipients"]
-    assert by_message[empty]["recipients"] == 0.0
-    assert by_message[empty]["delivery_rate"] == 0.0
+    assert by_message[lost]["delivery_rate"] == 0.0  # a real ratio: 0 / n
+    assert by_message[lost]["open_rate"] == empty
+    (empty_send,) = store.special["no_recipients"]
+    assert by_message[empty_send]["recipients"] == 0.0
+    assert by_message[empty_send]["delivery_rate"] == empty
+    assert by_message[empty_send]["opens"] == 0.0  # counts are never null
+
+
+def test_an_unknown_zero_rate_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="zero_denominator_rates must be one of"):
+        SandboxConfig(zero_denominator_rates="nan")  # type: ignore[arg-type]
 
 
 def test_engagement_grows_after_a_send_then_settles() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Literal
 
 DEFAULT_SANDBOX_KEY = "pk_sandbox" + "0" * 27  # pk_ + 34 alphanumerics, like a real key
 
@@ -23,6 +24,17 @@ ALL_SCOPES: frozenset[str] = frozenset(
 QUIRKS: frozenset[str] = frozenset(
     {"future_record", "boundary_repeat", "archived_out_of_order"}
 )
+
+
+# Where Klaviyo's behaviour is unconfirmed the sandbox invents one; these
+# settings pick the other plausible answer (docs/sandbox.md lists them).
+RevisionChoice = Literal["error", "serve"]
+ZeroRate = Literal["zero", "null"]
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "missing_revision": ("error", "serve"),
+    "later_revision": ("error", "serve"),
+    "zero_denominator_rates": ("zero", "null"),
+}
 
 
 def _empty_keys() -> Mapping[str, frozenset[str]]:
@@ -46,6 +58,18 @@ class SandboxConfig:
     quirks: frozenset[str] = frozenset()
     no_placed_order: bool = False
     strict_params: bool = True
+    # No revision header: 400 `invalid` on `revision`, or serve the pinned one.
+    missing_revision: RevisionChoice = "error"
+    # A date after the pinned revision: 404 "No valid revisions found for
+    # method", or serve it with the pinned revision's behaviour.
+    later_revision: RevisionChoice = "error"
+    # A values-report rate whose denominator is 0: 0.0, or null.
+    zero_denominator_rates: ZeroRate = "zero"
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
 
     @property
     def campaign_count(self) -> int:

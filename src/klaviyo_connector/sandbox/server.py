@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from klaviyo_connector.sandbox import control, endpoints, faults, reports
-from klaviyo_connector.sandbox.config import ALL_SCOPES, SandboxConfig
+from klaviyo_connector.sandbox.config import ALL_SCOPES, RevisionChoice, SandboxConfig
 from klaviyo_connector.sandbox.endpoints import Context
 from klaviyo_connector.sandbox.ratelimit import RateLimiter
 from klaviyo_connector.sandbox.responses import (
@@ -120,26 +120,38 @@ class Router:
         raise ApiError(404, "not_found", f"The path {path} could not be found")
 
 
-def check_revision(value: str | None, supported: str) -> str:
-    """Our choices where Klaviyo's behaviour is unconfirmed: 400 when missing or
-    malformed, 404 for dates after the revision this sandbox implements."""
+def check_revision(
+    value: str | None,
+    supported: str,
+    missing: RevisionChoice = "error",
+    later: RevisionChoice = "error",
+) -> str:
+    """The revision to echo. Where Klaviyo's behaviour is unconfirmed the
+    defaults are invented: 400 when missing, 404 for a date after the revision
+    this sandbox implements; `missing`/`later` = "serve" answers instead.
+    A malformed value is always 400."""
     if not value:
+        if missing == "serve":
+            return supported
         raise invalid("The 'revision' header is required.", parameter="revision")
-    found = _REVISION.match(value.strip())
-    if found is None:
+    day = _revision_day(value.strip(), supported)
+    if day > datetime.fromisoformat(supported) and later == "error":
+        raise ApiError(404, "not_found", "No valid revisions found for method")
+    return value.strip()
+
+
+def _revision_day(value: str, supported: str) -> datetime:
+    if _REVISION.match(value) is None:
         raise invalid(
             f"'{value}' is not a valid revision. Use YYYY-MM-DD, e.g. {supported}.",
             parameter="revision",
         )
     try:
-        day = datetime.strptime(value.strip()[:10], "%Y-%m-%d")
+        return datetime.strptime(value[:10], "%Y-%m-%d")
     except ValueError:
         raise invalid(
             f"'{value}' is not a valid revision.", parameter="revision"
         ) from None
-    if day > datetime.fromisoformat(supported):
-        raise ApiError(404, "not_found", "No valid revisions found for method")
-    return value.strip()
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
@@ -299,7 +311,12 @@ class Sandbox:
     async def _answer(self, request: Request, headers: dict[str, str]) -> Response:
         op, path_params = self.router.match(request.method, request.url.path)
         scopes = self.authenticate(request.headers.get("authorization"))
-        revision = check_revision(request.headers.get("revision"), self.digest.revision)
+        revision = check_revision(
+            request.headers.get("revision"),
+            self.digest.revision,
+            self.config.missing_revision,
+            self.config.later_revision,
+        )
         headers["X-Klaviyo-API-Revision"] = revision
         self._require_scopes(op, scopes)
         query = parse_query(request.scope["query_string"])

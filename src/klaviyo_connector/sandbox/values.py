@@ -8,10 +8,12 @@ days, conversions a little slower. So re-reading a recent campaign later shows
 bigger numbers, as it does on Klaviyo.
 
 Choices where Klaviyo's behaviour is not documented (kept in one place):
-- a rate whose denominator is 0 is 0.0 (never null, never NaN);
+- a rate whose denominator is 0 is 0.0 (never NaN), or null with
+  SandboxConfig(zero_denominator_rates="null");
 - rates are exact ratios of the counts in the same row, not rounded;
-- SMS has no opens (opens, opens_unique, open_rate, click_to_open_rate = 0.0)
-  and no bounces (undelivered messages count as `failed`);
+- SMS has no opens (opens, opens_unique, open_rate = 0.0; click_to_open_rate
+  has a zero denominator) and no bounces (undelivered messages count as
+  `failed`);
 - push has opens but no clicks, bounces, spam complaints or unsubscribes;
 - email has no `failed` and no text-message costs (0.0);
 - text_message_roi = conversion_value / text_message_spend;
@@ -162,11 +164,14 @@ def _scaled(final: dict[str, float], age: float) -> dict[str, float]:
     return out
 
 
-def with_rates(counts: dict[str, float]) -> dict[str, float]:
-    stats = dict(counts)
+def with_rates(
+    counts: dict[str, float], empty: float | None = 0.0
+) -> dict[str, float | None]:
+    """Counts plus every rate; a rate over a zero count is `empty`."""
+    stats: dict[str, float | None] = {n: float(v) for n, v in counts.items()}
     for rate, (top, bottom) in RATES.items():
-        stats[rate] = counts[top] / counts[bottom] if counts[bottom] else 0.0
-    return {name: float(stats[name]) for name in STATISTICS}
+        stats[rate] = counts[top] / counts[bottom] if counts[bottom] else empty
+    return {name: stats[name] for name in STATISTICS}
 
 
 def message_counts(
@@ -252,7 +257,8 @@ def report(
                 totals[key] = {n: totals[key][n] + counts[n] for n in COUNTS}
             else:
                 totals[key], labels[key] = counts, {k: found[k] for k in keys}
+    empty = None if store.config.zero_denominator_rates == "null" else 0.0
     return [
-        {"groupings": labels[key], "statistics": with_rates(totals[key])}
+        {"groupings": labels[key], "statistics": with_rates(totals[key], empty)}
         for key in totals
     ]
