@@ -13,8 +13,10 @@ from tests.conftest import POSTGRES_URL, StartSandbox
 from typer.testing import CliRunner
 
 from klaviyo_connector.cli import app
+from klaviyo_connector.cli.demo import SAMPLE_QUERY
 from klaviyo_connector.sandbox import RunningSandbox
 from klaviyo_connector.sandbox.config import ALL_SCOPES
+from klaviyo_connector.sync.models import TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -170,6 +172,62 @@ def test_sync_prints_a_summary_and_exits_0(
     assert (tmp_path / ".klaviyo-connector" / "pipelines").is_dir()
 
 
+def _summary_line(output: str, table: str) -> tuple[int, int, float]:
+    """Rows, requests and seconds of a table's line in the sync summary."""
+    cells = r"\s*│\s*"
+    found = re.search(
+        rf"│\s*{table}{cells}ok{cells}([\d,]+){cells}([\d,]+){cells}([\d.]+) s\s*│",
+        output,
+    )
+    assert found, (table, output)
+    rows, requests, seconds = found.groups()
+    return int(rows.replace(",", "")), int(requests.replace(",", "")), float(seconds)
+
+
+def test_the_summary_shows_rows_requests_and_time_per_table(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    import duckdb
+
+    result = cli.invoke(app, ["sync", "--duckdb-path", "out.duckdb"], env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    log = sandbox.sandbox.requests
+    endpoints = {"campaign": "/api/campaigns", "list": "/api/lists"}
+    endpoints |= {"segment": "/api/segments", "profile": "/api/profiles"}
+    with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as db:
+        for table in TABLES:
+            rows, requests, seconds = _summary_line(result.output, table)
+            stored = db.execute(f"SELECT count(*) FROM klaviyo.{table}").fetchone()
+            assert (rows,) == stored, table
+            assert requests > 0
+            assert seconds >= 0
+            if table in endpoints:
+                assert requests == log[("GET", endpoints[table])], table
+
+
+def test_quiet_prints_nothing_on_success_and_still_says_failures(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    def run(key: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "klaviyo_connector", "sync", "-q"]
+        return subprocess.run(
+            [*command, "--tables", "list,segment"],
+            cwd=tmp_path,
+            env={**os.environ, **env(sandbox, key)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    quiet = run(sandbox.api_key)
+    assert quiet.returncode == 0, quiet.stderr
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    partial = run(LIMITED)
+    assert partial.returncode == 1
+    assert "Partial sync: 1 of 2 tables loaded; segment failed." in partial.stdout
+    assert "Add `segments:read` in Klaviyo > Settings > API Keys" in partial.stdout
+
+
 def test_a_partial_sync_exits_1_and_names_the_fix(
     cli: CliRunner, sandbox: RunningSandbox
 ) -> None:
@@ -284,6 +342,14 @@ def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
     assert re.search(r"profile +200 rows", result.output)
     assert "The five campaigns with the best open rate:" in result.output
     assert path.is_file()
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as db:
+        best = db.execute(SAMPLE_QUERY).fetchall()
+    assert len(best) == 5
+    for campaign, delivered, open_rate in best:
+        line = rf"│\s*{re.escape(campaign)}\s*│\s*{delivered:,}\s*│\s*{open_rate}\s*│"
+        assert re.search(line, result.output), (campaign, result.output)
     again = cli.invoke(app, ["demo", "--path", str(path), "--profiles", "200"])
     assert again.exit_code == 0, again.output
 

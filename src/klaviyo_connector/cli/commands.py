@@ -128,14 +128,18 @@ def run_and_report(edge: Edge, cfg: SyncConfig, request: RunRequest) -> RunResul
         live_progress(edge.err, edge.verbosity >= 0) as progress,
     ):
         result = run_sync(cfg, request, progress, cancel=cancel)
-    if (
-        edge.verbosity >= 0
-        or result.status != RunStatus.SUCCEEDED
-        or warned_tables(result)
-    ):
-        show_summary(edge.out, result)
-    edge.out.print(verdict(result), style=style_of(result), markup=False)
+    report(edge, result)
     return result
+
+
+def report(edge: Edge, result: RunResult) -> None:
+    """The summary and the verdict; with -q a clean success prints nothing,
+    while failures and warnings still show."""
+    clean = result.status == RunStatus.SUCCEEDED and not warned_tables(result)
+    if edge.verbosity < 0 and clean:
+        return
+    show_summary(edge.out, result)
+    edge.out.print(verdict(result), style=style_of(result), markup=False)
 
 
 StrictOpt = Annotated[

@@ -59,7 +59,12 @@ TablesOpt = Annotated[
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More detail; -vv for debug.")
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Only failures and table warnings; nothing on success."
+    ),
+]
 
 
 def console() -> Console:
