@@ -19,6 +19,19 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   fi
 fi
 
+# The postgres tests load into the `test` database, which a fresh server lacks.
+pg_has_db() {
+  psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
+    "SELECT 1 FROM pg_database WHERE datname = '$1'" 2>/dev/null | grep -q 1
+}
+ensure_db() {
+  pg_has_db "$1" || createdb -h 127.0.0.1 -U postgres "$1" 2>/dev/null || pg_has_db "$1" \
+    || echo "warning: could not create the PostgreSQL database '$1'; the postgres tests will fail" >&2
+}
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  ensure_db test
+fi
+
 ruff check .
 ruff format --check .
 mypy
