@@ -104,17 +104,21 @@ def serve_command(
 
     from .app import create_app
 
+    try:
+        settings = ServiceSettings(
+            data_dir=data_dir,
+            allow_seconds_period=allow_seconds_period,
+            host=host,
+            port=port,
+            public_url=public_url,
+        )
+    except ValueError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(verbose)
     # Everything the service writes (state, DuckDB files, dlt's working folders)
     # is for its owner only; set before any thread starts.
     os.umask(0o077)
-    settings = ServiceSettings(
-        data_dir=data_dir,
-        allow_seconds_period=allow_seconds_period,
-        host=host,
-        port=port,
-        public_url=public_url,
-    )
     app = create_app(settings)
     token = app.state.service.auth.issue_link()
     typer.echo(f"Sign in (link works once): {settings.signin_url(token)}")

@@ -133,6 +133,7 @@ def sync_config(conn: Connection, vault: Vault, settings: ServiceSettings) -> An
         pipeline_name=f"klaviyo_{conn.slug.replace('-', '_')}",
         data_dir=settings.pipeline_dir(conn.slug),
         conversion_metric_id=conn.conversion_metric_id or conn.detected_metric_id,
+        profile_chunk_rows=settings.profile_chunk_rows,
     )
 
 

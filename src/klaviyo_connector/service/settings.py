@@ -8,12 +8,27 @@ from pathlib import Path
 
 from klaviyo_connector import KLAVIYO_BASE_URL
 
+DEFAULT_PROFILE_CHUNK_ROWS = 20_000
+
 # Addresses meaning "every interface": recognised here, never bound to.
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 
 
 def _default_base_url() -> str:
     return os.environ.get("KLAVIYO_BASE_URL", KLAVIYO_BASE_URL).rstrip("/")
+
+
+def _default_chunk_rows() -> int:
+    """KLAVIYO_PROFILE_CHUNK_ROWS, the command line's setting, read the same way."""
+    raw = os.environ.get("KLAVIYO_PROFILE_CHUNK_ROWS", "").strip()
+    if not raw:
+        return DEFAULT_PROFILE_CHUNK_ROWS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(
+            f"KLAVIYO_PROFILE_CHUNK_ROWS must be a whole number of at least 1, "
+            f"not {raw!r}; unset it for the default ({DEFAULT_PROFILE_CHUNK_ROWS})."
+        )
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,9 @@ class ServiceSettings:
     port: int = 8000
     public_url: str | None = None
     session_max_age: int = 14 * 24 * 3600
+    # Profiles committed per load: a sync cut off by a stop resumes after the
+    # last commit, so smaller chunks lose less work and cost more loads.
+    profile_chunk_rows: int = field(default_factory=_default_chunk_rows)
 
     @property
     def base_url(self) -> str:
