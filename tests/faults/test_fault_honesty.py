@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.faults.support import config, serve, small, sync
+from tests.faults.support import assert_converged, config, serve, small, sync
 from typer.testing import CliRunner
 
 from klaviyo_connector.cli import app
@@ -32,12 +32,14 @@ class StaleEmptyPage:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.stale = True
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         query = (
             scope.get("query_string", b"").replace(b"%5B", b"[").replace(b"%5D", b"]")
         )
-        if scope.get("path") == "/api/segments" and b"page[size]=10" in query:
+        full_page = b"page[size]=10" in query
+        if self.stale and scope.get("path") == "/api/segments" and full_page:
             body = orjson.dumps({"data": [], "links": {"self": "", "next": None}})
             headers = [(b"content-type", b"application/vnd.api+json")]
             await send(
@@ -51,11 +53,11 @@ class StaleEmptyPage:
 class CachedSandbox(Sandbox):
     def __init__(self, config: SandboxConfig) -> None:
         super().__init__(config)
-        self._cached = StaleEmptyPage(super().app)
+        self.cache = StaleEmptyPage(super().app)
 
     @property
     def app(self) -> Any:  # type: ignore[override]
-        return self._cached
+        return self.cache
 
 
 def _cli_env(running: Any, tmp_path: Path) -> dict[str, str]:
@@ -73,7 +75,8 @@ def test_a_first_sync_that_loads_nothing_while_klaviyo_lists_records_warns(
 ) -> None:
     sandbox = CachedSandbox(small())
     with serve(sandbox) as running:
-        result = sync(config(running, tmp_path), "segment", "list")
+        cfg = config(running, tmp_path)
+        result = sync(cfg, "segment", "list")
 
         assert result.status == RunStatus.SUCCEEDED
         assert result.tables["segment"].rows == 0
@@ -98,16 +101,23 @@ def test_a_first_sync_that_loads_nothing_while_klaviyo_lists_records_warns(
         assert strict.exit_code == 1
         assert FIRST_SYNC_EMPTY in strict.output
 
+        # The cache mended, the next sync loads what the empty one missed.
+        sandbox.cache.stale = False
+        assert_converged(cfg, sandbox, ("segment", "list"))
+
 
 def test_an_empty_account_is_not_a_warning(tmp_path: Path) -> None:
     sandbox = Sandbox(small(profiles=0, segments=0))
     with serve(sandbox) as running:
-        result = sync(config(running, tmp_path), "segment", "profile")
+        cfg = config(running, tmp_path)
+        result = sync(cfg, "segment", "profile")
 
-    assert result.status == RunStatus.SUCCEEDED
-    assert result.tables["segment"].rows == result.tables["profile"].rows == 0
-    assert result.tables["segment"].warnings == []
-    assert result.tables["profile"].warnings == []
+        assert result.status == RunStatus.SUCCEEDED
+        assert result.tables["segment"].rows == result.tables["profile"].rows == 0
+        assert result.tables["segment"].warnings == []
+        assert result.tables["profile"].warnings == []
+
+        assert_converged(cfg, sandbox, ("segment", "profile"))
 
 
 def test_records_read_but_none_loaded_is_flagged(
@@ -128,8 +138,12 @@ def test_records_read_but_none_loaded_is_flagged(
         monkeypatch.setattr(Warehouse, "load", losing_load)
         result = sync(cfg, "list", lookback_days=3650)
 
-    assert result.status == RunStatus.SUCCEEDED
-    assert result.tables["list"].warnings == [
-        "Klaviyo returned 14 list record(s) but none were loaded; this is a "
-        "connector bug, please report it."
-    ]
+        assert result.status == RunStatus.SUCCEEDED
+        assert result.tables["list"].warnings == [
+            "Klaviyo returned 14 list record(s) but none were loaded; this is a "
+            "connector bug, please report it."
+        ]
+
+        monkeypatch.setattr(Warehouse, "load", original)
+        sandbox.mutate(share=0.5)
+        assert_converged(cfg, sandbox, ("list",))

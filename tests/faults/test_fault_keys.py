@@ -130,6 +130,9 @@ def test_a_key_without_one_scope_skips_only_the_tables_that_need_it(
         assert all(counts[t] is None for t in skipped)
         assert counts["list"]
 
+        # With the scope granted, the next sync fills the skipped tables.
+        assert_converged(config(running, tmp_path), sandbox, tables)
+
 
 def test_a_public_key_is_refused_before_any_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

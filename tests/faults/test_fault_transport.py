@@ -102,7 +102,8 @@ def test_an_html_400_from_a_proxy_is_a_clear_error_not_a_crash(
     sandbox = Sandbox(small())
     with serve(sandbox) as running:
         sandbox.faults.add("html", status=400, count=None, path="/api/segments")
-        result = sync(config(running, tmp_path), "list", "segment")
+        cfg = config(running, tmp_path)
+        result = sync(cfg, "list", "segment")
 
         assert result.status == RunStatus.PARTIAL
         segment = result.tables["segment"]
@@ -114,6 +115,9 @@ def test_an_html_400_from_a_proxy_is_a_clear_error_not_a_crash(
         # A 400 proxy page is not retried: it would not change.
         assert sandbox.requests[("GET", "/api/segments")] == 1
         assert result.tables["list"].ok
+
+        sandbox.faults.clear()
+        assert_converged(cfg, sandbox, ("list", "segment"))
 
 
 def test_a_failed_dns_lookup_is_retried(

@@ -230,3 +230,29 @@ def test_no_placed_order_metric_fails_the_stats_table_loudly(tmp_path: Path) -> 
             assert reader.count("campaign_performance_stats") is None
         # The other tables keep syncing on their own, run after run.
         assert sync(cfg, "list", "campaign").status == RunStatus.SUCCEEDED
+
+        # Once the store's Placed Order metric exists, every table converges.
+        add_placed_order(sandbox)
+        assert_converged(
+            cfg, sandbox, ("list", "campaign", "campaign_performance_stats")
+        )
+        with warehouse_reader(cfg) as reader:
+            assert reader.count("campaign_performance_stats")
+
+
+def add_placed_order(sandbox: Sandbox) -> None:
+    """Connects the store: the account gains the Placed Order metric (with
+    values) that an account generated without `no_placed_order` has."""
+    reference = Sandbox(small(profiles=0))
+    metric = copy.deepcopy(
+        next(
+            m
+            for m in reference.ground_truth("metric")
+            if m["attributes"]["name"] == "Placed Order"
+        )
+    )
+    metric["id"] = "PLACED"
+    store = sandbox.store
+    with store.lock:
+        store.records["metric"][metric["id"]] = metric
+        store.values_metrics.add(metric["id"])
