@@ -50,8 +50,10 @@ def _free_port() -> int:
 class Dashboard:
     """The service on a free port, served by uvicorn on a thread."""
 
-    def __init__(self, data_dir: Path, base_url: str) -> None:
-        self.app = make_app(data_dir, base_url=base_url, allow_seconds_period=True)
+    def __init__(self, data_dir: Path, base_url: str, **settings: object) -> None:
+        self.app = make_app(
+            data_dir, base_url=base_url, allow_seconds_period=True, **settings
+        )
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -345,3 +347,48 @@ def test_every_page_keeps_to_its_content_security_policy(page, dashboard):
         "nosniff",
     )
     assert headers["referrer-policy"] == "same-origin"
+
+
+LIVE_PROFILES = 500  # five pages, each committed on its own
+
+
+def _counting(counts: range) -> re.Pattern[str]:
+    """A running row's profile cell showing one of `counts`, the table not done."""
+    return re.compile("|".join(rf"^profile: {n} …$" for n in counts))
+
+
+def test_a_running_sync_shows_growing_counts_per_table(browser, tmp_path):
+    config = sandbox_config(profiles=LIVE_PROFILES)
+    with (
+        serve_in_thread(config, port=0) as sandbox,
+        Dashboard(tmp_path / "data", sandbox.base_url, profile_chunk_rows=100) as d,
+    ):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(d.signin_link())
+        d.sandbox = sandbox  # type: ignore[attr-defined]
+        _set_up(page, d)
+        sandbox.sandbox.faults.add("slow", delay=1.5, count=None, path="/api/profiles*")
+        page.click("#sync-now")
+        page.evaluate("window.sameDocument = true")
+        row = page.locator("#run-1")
+        cell = row.locator("[data-table=profile]")
+        soon = {"timeout": 60_000}
+        expect(cell).to_have_text(
+            _counting(range(100, LIVE_PROFILES - 100, 100)), **soon
+        )
+        expect(row.locator(".status")).to_have_text("running")
+        first = int(cell.inner_text().split()[1])
+        assert first < LIVE_PROFILES - 100, "the profile read ran ahead of the page"
+        expect(row.locator("[data-table=list]")).to_have_text(
+            re.compile(r"^list: [1-9]\d*$")
+        )
+        shot(page, "connection-running")
+        expect(cell).to_have_text(
+            _counting(range(first + 100, LIVE_PROFILES, 100)), **soon
+        )
+        expect(row.locator(".status")).to_have_text("succeeded", timeout=90_000)
+        expect(row.locator("[data-table=profile]")).to_have_text("profile: 500")
+        assert page.evaluate("window.sameDocument") is True, "the page was reloaded"
+        context.close()
