@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from tests.sandbox.support import config, headers
 
-from klaviyo_connector.sandbox import RunningSandbox
+from klaviyo_connector.sandbox import RunningSandbox, serve_in_thread
 from klaviyo_connector.sandbox.reports import timeframe_bounds
 
 PATH = "/api/campaign-values-reports"
@@ -270,3 +271,19 @@ def test_custom_timeframes_are_read_in_the_account_timezone(
     }
     assert sent_then & campaigns(local_reading)
     assert not sent_then & campaigns(utc_reading)
+
+
+def test_null_settings_reach_the_report_as_json_null() -> None:
+    with serve_in_thread(config(channel_gaps="null")) as running:
+        metric = conversion_metric(running)
+        response = httpx.post(
+            running.base_url + PATH,
+            json=body(metric, statistics=["opens", "clicks", "recipients"]),
+            headers=headers(running.api_key),
+        )
+    rows = response.raise_for_status().json()["data"]["attributes"]["results"]
+    by_channel = {r["groupings"]["send_channel"]: r["statistics"] for r in rows}
+    assert by_channel["sms"]["opens"] is None
+    assert by_channel["push-notification"]["clicks"] is None
+    assert isinstance(by_channel["email"]["opens"], float)
+    assert all(isinstance(r["statistics"]["recipients"], float) for r in rows)

@@ -145,6 +145,23 @@ def test_channel_specific_statistics(store: Store) -> None:
             assert stats["failed"] == stats["text_message_spend"] == 0.0
 
 
+def test_statistics_a_channel_lacks_are_zero_or_null_as_configured(
+    store: Store,
+) -> None:
+    nulls = make(channel_gaps="null")
+    zero_rows = report(store, metric_ids(store)[0])
+    null_rows = report(nulls, metric_ids(nulls)[0])
+    assert [r["groupings"] for r in zero_rows] == [r["groupings"] for r in null_rows]
+    for zero, null in zip(zero_rows, null_rows, strict=True):
+        lacks = values.NOT_APPLICABLE[zero["groupings"]["send_channel"]]
+        assert all(zero["statistics"][name] == 0.0 for name in lacks)
+        assert all(null["statistics"][name] is None for name in lacks)
+        kept = set(values.STATISTICS) - lacks
+        assert {n: null["statistics"][n] for n in kept} == {
+            n: zero["statistics"][n] for n in kept
+        }
+
+
 def unreached_rows(store: Store) -> dict[str, dict[str, Any]]:
     """Statistics of the messages nobody received and nobody was sent."""
     metric = metric_ids(store)[0]

@@ -34,6 +34,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "missing_revision": ("error", "serve"),
     "later_revision": ("error", "serve"),
     "zero_denominator_rates": ("zero", "null"),
+    "channel_gaps": ("zero", "null"),
 }
 
 
@@ -65,6 +66,9 @@ class SandboxConfig:
     later_revision: RevisionChoice = "error"
     # A values-report rate whose denominator is 0: 0.0, or null.
     zero_denominator_rates: ZeroRate = "zero"
+    # A statistic the send channel does not have (SMS opens, push clicks):
+    # 0.0, or null.
+    channel_gaps: ZeroRate = "zero"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():

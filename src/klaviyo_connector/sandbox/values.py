@@ -14,8 +14,11 @@ Choices where Klaviyo's behaviour is not documented (kept in one place):
 - SMS has no opens (opens, opens_unique, open_rate = 0.0; click_to_open_rate
   has a zero denominator) and no bounces (undelivered messages count as
   `failed`);
-- push has opens but no clicks, bounces, spam complaints or unsubscribes;
+- push has opens but no clicks, bounces, spam complaints, unsubscribes or
+  text-message costs;
 - email has no `failed` and no text-message costs (0.0);
+- those statistics a channel does not have (NOT_APPLICABLE) are 0.0, or null
+  with SandboxConfig(channel_gaps="null");
 - text_message_roi = conversion_value / text_message_spend;
 - only statuses Sent, Variations Sent, Sending and Sending Segments with a
   send time inside [start, end) and not after `now` produce rows.
@@ -60,6 +63,20 @@ RATES = {
     "text_message_roi": ("conversion_value", "text_message_spend"),
 }
 STATISTICS = tuple(sorted((*COUNTS, *RATES)))
+_TEXT_ONLY = ("message_segment_count_sum", "text_message_credit_usage_amount",
+              "text_message_spend", "text_message_roi")  # fmt: skip
+_NO_BOUNCES = ("bounced", "bounce_rate")  # undelivered texts and pushes `failed`
+_NO_SPAM = ("spam_complaints", "spam_complaint_rate")
+# What the generator never produces for a send channel.
+NOT_APPLICABLE: dict[str, frozenset[str]] = {
+    "email": frozenset(("failed", "failed_rate", *_TEXT_ONLY)),
+    "sms": frozenset(("opens", "opens_unique", "open_rate", "click_to_open_rate",
+                      *_NO_BOUNCES, *_NO_SPAM)),
+    "push-notification": frozenset(("clicks", "clicks_unique", "click_rate",
+                                    "click_to_open_rate", "unsubscribes",
+                                    "unsubscribe_uniques", "unsubscribe_rate",
+                                    *_NO_BOUNCES, *_NO_SPAM, *_TEXT_ONLY)),
+}  # fmt: skip
 GROUPINGS = (
     "campaign_id", "campaign_message_id", "campaign_message_name", "group",
     "group_name", "send_channel", "tag_id", "tag_name", "text_message_format",
@@ -244,6 +261,8 @@ def report(
     keys = list(group_by) or ["campaign_id", "campaign_message_id", "send_channel"]
     totals: dict[tuple[Any, ...], dict[str, float]] = {}
     labels: dict[tuple[Any, ...], dict[str, Any]] = {}
+    # group_by always holds campaign_message_id: a row is one message's channel
+    channels: dict[tuple[Any, ...], str] = {}
     for campaign in store.records["campaign"].values():
         if not sent_in(campaign, *window, now):
             continue
@@ -257,8 +276,21 @@ def report(
                 totals[key] = {n: totals[key][n] + counts[n] for n in COUNTS}
             else:
                 totals[key], labels[key] = counts, {k: found[k] for k in keys}
-    empty = None if store.config.zero_denominator_rates == "null" else 0.0
+                channels[key] = found["send_channel"]
     return [
-        {"groupings": labels[key], "statistics": with_rates(totals[key], empty)}
+        {
+            "groupings": labels[key],
+            "statistics": _statistics(store, totals[key], channels[key]),
+        }
         for key in totals
     ]
+
+
+def _statistics(
+    store: Store, counts: dict[str, float], channel: str
+) -> dict[str, float | None]:
+    config = store.config
+    stats = with_rates(counts, None if config.zero_denominator_rates == "null" else 0.0)
+    if config.channel_gaps == "null":
+        stats.update(dict.fromkeys(NOT_APPLICABLE[channel]))
+    return stats
