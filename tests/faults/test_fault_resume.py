@@ -75,8 +75,21 @@ def _committed_packages(load: Path) -> int:
 
 
 def _loading(load: Path) -> bool:
-    """A package normalized and handed to the loader, not yet finished."""
-    return any(p.is_dir() for p in load.glob("normalized/*"))
+    """A package holding profile rows, normalized and handed to the loader,
+    whose profile job has not finished."""
+    return any(load.glob("normalized/*/new_jobs/profile.*")) or any(
+        load.glob("normalized/*/started_jobs/profile.*")
+    )
+
+
+def _in_flight(load: Path) -> bool:
+    """Any package on its way to the warehouse: extracted, new or normalized."""
+    stages = (
+        load.parent / "normalize" / "extracted",
+        load / "new",
+        load / "normalized",
+    )
+    return any(p.is_dir() for stage in stages for p in stage.glob("*"))
 
 
 def _state(cfg: SyncConfig) -> list[dict[str, Any]]:
@@ -87,10 +100,14 @@ def _state(cfg: SyncConfig) -> list[dict[str, Any]]:
 
 
 def _kill_then_resume(
-    tmp_path: Path, kill_when: Callable[[Path], bool]
+    tmp_path: Path,
+    kill_when: Callable[[Path], bool],
+    killed_at: Callable[[Path, int, int], None],
 ) -> tuple[int, int, int]:
-    """Kills a first sync at the chosen point; returns the committed rows, the
-    profile requests of a full read, and those of the run that resumed."""
+    """Kills a first sync at the chosen point and has `killed_at` check the
+    point it died at (with the profile pages it had read and the rows
+    committed); returns the committed rows, the profile requests of a full
+    read, and those of the run that resumed."""
     sandbox = Sandbox(small(profiles=PROFILES))
     with serve(sandbox) as running:
         env, load = _env(running, tmp_path), _load_folder(tmp_path)
@@ -110,6 +127,7 @@ def _kill_then_resume(
         assert committed >= CHUNK
         assert committed % CHUNK == 0, "whole chunks only"
         assert any(row["resume_after"] for row in _state(cfg))
+        killed_at(load, sandbox.requests[PROFILES_ENDPOINT], committed)
 
         sandbox.faults.clear()
         before = sandbox.requests[PROFILES_ENDPOINT]
@@ -140,11 +158,25 @@ def _report(what: str, committed: int, full: int, resumed: int) -> None:
     assert saved >= committed // PAGE
 
 
+def _reading(load: Path, pages: int, committed: int) -> None:
+    assert not _in_flight(load), "no package was on its way to the warehouse"
+    assert pages * PAGE > committed, "pages were read past the last commit"
+
+
+def _loading_a_chunk(load: Path, pages: int, committed: int) -> None:
+    assert _loading(load), "a chunk's package was left half-loaded"
+    unfinished = {p.name for p in load.glob("normalized/*")}
+    assert not unfinished & {p.name for p in load.glob("loaded/*")}
+    assert committed < pages * PAGE, "the rows being loaded are not in"
+
+
 def test_killed_in_the_middle_of_the_read_it_resumes_after_the_last_commit(
     tmp_path: Path,
 ) -> None:
     committed, full, resumed = _kill_then_resume(
-        tmp_path, lambda load: _committed_packages(load) >= 2
+        tmp_path,
+        lambda load: _committed_packages(load) >= 2 and not _in_flight(load),
+        _reading,
     )
     _report("killed mid-read", committed, full, resumed)
 
@@ -153,6 +185,8 @@ def test_killed_in_the_middle_of_a_load_it_keeps_the_committed_chunks(
     tmp_path: Path,
 ) -> None:
     committed, full, resumed = _kill_then_resume(
-        tmp_path, lambda load: _committed_packages(load) >= 2 and _loading(load)
+        tmp_path,
+        lambda load: _committed_packages(load) >= 2 and _loading(load),
+        _loading_a_chunk,
     )
     _report("killed mid-load", committed, full, resumed)
