@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from tests.sync.report_truth import (
@@ -23,13 +24,12 @@ pytestmark = pytest.mark.slow
 ORIGINAL_RATES = sandbox_values.with_rates
 
 
-def _rounded_rates(counts: dict[str, float]) -> dict[str, float]:
+def _rounded_rates(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Rates rounded to four places, as a report might give them: no longer
     the exact ratio of the counts beside them."""
-    stats = ORIGINAL_RATES(counts)
-    return {
-        k: round(v, 4) if k in sandbox_values.RATES else v for k, v in stats.items()
-    }
+    stats = ORIGINAL_RATES(*args, **kwargs)
+    rates = sandbox_values.RATES
+    return {k: round(v, 4) if k in rates and v else v for k, v in stats.items()}
 
 
 def _placed_order(running: RunningSandbox) -> str:
