@@ -52,12 +52,13 @@ def _cursors(cfg: SyncConfig) -> dict[str, dt.datetime | None]:
 
 def _store_cursor(cfg: SyncConfig, table: str, cursor: dt.datetime) -> None:
     """Writes a cursor the way an earlier run (or an older version) left it."""
-    Warehouse(cfg).load(
-        table_spec(DIMENSIONS[table]),
-        [],
-        state=CursorState(table, cursor),
-        run_started_at=cursor,
-    )
+    with Warehouse(cfg) as warehouse:
+        warehouse.load(
+            table_spec(DIMENSIONS[table]),
+            [],
+            state=CursorState(table, cursor),
+            run_started_at=cursor,
+        )
 
 
 def _greater_than(sandbox: RecordingSandbox, path: str) -> list[str]:

@@ -60,13 +60,13 @@ def test_a_gap_between_syncs_longer_than_the_lookback_is_still_read(
     only_stats = RunRequest(tables=(STATS.table,), lookback_days=14)
     assert run_sync(sync_config, only_stats).status == RunStatus.SUCCEEDED
     now = dt.datetime.now(dt.UTC)
-    warehouse = Warehouse(sync_config)
-    warehouse.load(
-        stats.table_spec(STATS),
-        [],
-        state=CursorState(STATS.table, cursor=now - 60 * DAY),
-        run_started_at=now - 60 * DAY,
-    )
+    with Warehouse(sync_config) as warehouse:
+        warehouse.load(
+            stats.table_spec(STATS),
+            [],
+            state=CursorState(STATS.table, cursor=now - 60 * DAY),
+            run_started_at=now - 60 * DAY,
+        )
     with duckdb.connect(str(sync_config.duckdb_path)) as db:
         db.execute(f"DELETE FROM {sync_config.dataset}.{STATS.table}")
 

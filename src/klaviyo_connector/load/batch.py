@@ -113,6 +113,11 @@ class RowBatch:
         batch.extend(rows)
         return batch
 
+    @property
+    def folded_by(self) -> str | None:
+        """The column whose values `to_arrow` makes unique, if any."""
+        return self._key
+
     def __len__(self) -> int:
         """Rows held, counting versions of one key that a commit folds."""
         return self._size

@@ -13,10 +13,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from klaviyo_connector.errors import ConfigError
+from klaviyo_connector.errors import ConfigError, WarehouseError
 
 if TYPE_CHECKING:
     import dlt
+    import duckdb
 
     from klaviyo_connector.config import SyncConfig
 
@@ -80,6 +81,51 @@ def _check_duckdb_names(path: Path, dataset: str) -> None:
         )
 
 
+# DuckDB caches up to 80% of RAM by default and keeps it. Merging a chunk of
+# 20,000 profiles needs well under this; a query that needs more spills to
+# disk, and much less makes the copy into staging spill (or fail) on chunks
+# of 100,000 profiles.
+DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+def duckdb_credentials(path: Path) -> Any:
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    return DuckDbCredentials(
+        str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT}
+    )
+
+
+def duckdb_file(cfg: SyncConfig) -> Path:
+    """The configured DuckDB file, its folder created."""
+    path = Path(cfg.duckdb_path).expanduser().resolve()
+    _check_duckdb_names(path, cfg.dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def open_duckdb(cfg: SyncConfig) -> duckdb.DuckDBPyConnection:
+    """One connection to the DuckDB file for a whole sync. Left to itself, dlt
+    opens the file for every load and closes it after, and each close
+    checkpoints the database: on a large table, most of a commit's cost."""
+    import duckdb
+
+    path = duckdb_file(cfg)
+    try:
+        # Opened without options, as dlt opens it, so readers in the same
+        # process share the one database instance.
+        connection = duckdb.connect(str(path))
+        connection.execute(f"SET GLOBAL memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    except duckdb.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise WarehouseError(
+            f"Could not open the DuckDB file {path}: {detail}",
+            fix="Make sure no other program (another sync, a SQL client) has the "
+            "file open for writing, and that it is a DuckDB database.",
+        ) from exc
+    return connection
+
+
 def _credentials(cfg: SyncConfig) -> str | None:
     """The configured URL, else one in dlt's own variable or secrets.toml
     (DESTINATION__POSTGRES__CREDENTIALS): both may come without a password."""
@@ -91,16 +137,14 @@ def _credentials(cfg: SyncConfig) -> str | None:
     return with_empty_password(url) if isinstance(url, str) and url else None
 
 
-def _destination(cfg: SyncConfig) -> Any:
+def _destination(cfg: SyncConfig, connection: Any = None) -> Any:
     import dlt
     from dlt.common.destination import Destination
     from dlt.common.destination.exceptions import DestinationException
 
     if cfg.destination == "duckdb":
-        path = Path(cfg.duckdb_path).expanduser().resolve()
-        _check_duckdb_names(path, cfg.dataset)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(credentials=str(path))
+        credentials = connection or duckdb_credentials(duckdb_file(cfg))
+        return dlt.destinations.duckdb(credentials=credentials)
     kwargs: dict[str, Any] = {}
     credentials = _credentials(cfg)
     if credentials:
@@ -114,8 +158,9 @@ def _destination(cfg: SyncConfig) -> Any:
         ) from exc
 
 
-def make_pipeline(cfg: SyncConfig) -> dlt.Pipeline:
-    """The pipeline whose working folder lives in cfg.data_dir, never in $HOME."""
+def make_pipeline(cfg: SyncConfig, connection: Any = None) -> dlt.Pipeline:
+    """The pipeline whose working folder lives in cfg.data_dir, never in $HOME;
+    for DuckDB, `connection` (from `open_duckdb`) is used instead of the file."""
     quiet_dlt()
     import dlt
 
@@ -124,7 +169,7 @@ def make_pipeline(cfg: SyncConfig) -> dlt.Pipeline:
     with DLT_LOCK:
         return dlt.pipeline(
             pipeline_name=cfg.pipeline_name,
-            destination=_destination(cfg),
+            destination=_destination(cfg, connection),
             dataset_name=cfg.dataset,
             pipelines_dir=str(pipelines_dir),
         )

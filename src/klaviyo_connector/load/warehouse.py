@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import re
 from collections.abc import Sequence
@@ -11,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from klaviyo_connector.errors import ConfigError, WarehouseError
 from klaviyo_connector.load.batch import RowBatch
-from klaviyo_connector.load.destination import DLT_LOCK, file_format, make_pipeline
+from klaviyo_connector.load.destination import (
+    DLT_LOCK,
+    file_format,
+    make_pipeline,
+    open_duckdb,
+)
 from klaviyo_connector.load.state import (
     STATE_COLUMNS,
     STATE_TABLE,
@@ -71,8 +77,22 @@ class Warehouse:
 
     def __init__(self, cfg: SyncConfig) -> None:
         self.cfg = cfg
-        self.pipeline: dlt.Pipeline = make_pipeline(cfg)
+        self._duckdb = open_duckdb(cfg) if cfg.destination == "duckdb" else None
+        self.pipeline: dlt.Pipeline = make_pipeline(cfg, self._duckdb)
         self._format = file_format(cfg.destination)
+
+    def close(self) -> None:
+        """Let go of the destination; a DuckDB file is checkpointed and freed."""
+        with DLT_LOCK:
+            if self._duckdb is not None:
+                self._duckdb.close()
+                self._duckdb = None
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def prepare(self) -> None:
         """Forget loads a killed run left half done: the sync redoes them."""
@@ -152,7 +172,7 @@ class Warehouse:
         import dlt
 
         table = batch.to_arrow(extra=[(LOADED_AT_COLUMN, loaded_at)])
-        return dlt.resource(
+        resource = dlt.resource(
             iter([table]),
             name=spec.name,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
@@ -161,6 +181,13 @@ class Warehouse:
             columns=column_hints(spec.all_columns, spec.key),
             max_table_nesting=0,
         )
+        if (batch.folded_by,) == spec.key:
+            # One row per key already: dlt's own pass numbering the staged
+            # rows per key would sort every column of the chunk for nothing.
+            resource.apply_hints(
+                additional_table_hints={"x-stage-data-deduplicated": True}
+            )
+        return resource
 
     def _state_resource(self, state: CursorState, run_started_at: dt.datetime) -> Any:
         import dlt
@@ -179,6 +206,10 @@ class Warehouse:
         with DLT_LOCK:
             try:
                 self.pipeline.run(resources, loader_file_format=self._format)
+                # dlt leaves each commit's Arrow table in reference cycles of
+                # its extract machinery; freed only by a full collection, they
+                # would pile up, chunk after chunk, with the account's size.
+                gc.collect()
             except PipelineStepFailed as exc:
                 self.pipeline.abort_packages()
                 raise WarehouseError(

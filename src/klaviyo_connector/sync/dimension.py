@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from klaviyo_connector.errors import ConnectorError
 from klaviyo_connector.load.batch import RowBatch
@@ -17,7 +18,7 @@ from klaviyo_connector.reports.base import (
     format_filter_time,
     index_included,
 )
-from klaviyo_connector.sync.collector import fewer_collections
+from klaviyo_connector.sync.collector import collect_young, fewer_collections
 from klaviyo_connector.sync.context import RunContext, TableRun
 from klaviyo_connector.sync.prefetch import prefetched
 from klaviyo_connector.sync.windows import (
@@ -28,6 +29,9 @@ from klaviyo_connector.sync.windows import (
     progress_point,
     stored_point_after,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def table_spec(report: DimensionReport) -> TableSpec:
@@ -92,6 +96,18 @@ def read_rows(
             run.step()
 
 
+def _as_columns(
+    pages: Iterator[list[Row]], convert: Callable[[list[Row]], pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """Each page as Arrow columns, converted on the reader thread; what the
+    page left behind is collected before the next one is read."""
+    for rows in pages:
+        columns = convert(rows)
+        del rows
+        collect_young()
+        yield columns
+
+
 class DimensionSync:
     """Reads one dimension table and commits it, in chunks where declared."""
 
@@ -110,9 +126,7 @@ class DimensionSync:
     def sync(self) -> None:
         window = _window(self.ctx, self.report)
         rows_of = read_rows(self.ctx, self.report, window, self.run, self.tally)
-        # The reader thread turns each page into Arrow columns itself.
-        convert = self._batch().convert
-        converted = (convert(rows) for rows in rows_of)
+        converted = _as_columns(rows_of, self._batch().convert)
         name = f"read-{self.report.table}"
         reader = prefetched(converted, depth=PREFETCH_PAGES, name=name)
         with fewer_collections(), closing(reader) as pages:

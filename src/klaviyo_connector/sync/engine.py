@@ -190,8 +190,12 @@ def _check_key(client: KlaviyoClient) -> None:
 
 def _open_warehouse(cfg: SyncConfig, request: RunRequest) -> tuple[Warehouse, dict]:
     warehouse = Warehouse(cfg)
-    warehouse.prepare()
-    cursors = {} if request.kind == RunKind.HISTORICAL else warehouse.cursors()
+    try:
+        warehouse.prepare()
+        cursors = {} if request.kind == RunKind.HISTORICAL else warehouse.cursors()
+    except BaseException:
+        warehouse.close()
+        raise
     return warehouse, cursors
 
 
@@ -249,10 +253,11 @@ def run_sync(
             return _stopped(result, normalized.tables, unreachable(cfg.base_url, exc))
         except ConnectorError as exc:
             return _stopped(result, normalized.tables, str(exc))
-        ctx = RunContext(
-            cfg, normalized, client, warehouse, started, cursors, progress, cancel
-        )
-        _collect(ctx, result)
+        with warehouse:
+            ctx = RunContext(
+                cfg, normalized, client, warehouse, started, cursors, progress, cancel
+            )
+            _collect(ctx, result)
     result.finished_at = dt.datetime.now(dt.UTC)
     log.info("run %s: %s", request.kind.value, result.status.value)
     return result
