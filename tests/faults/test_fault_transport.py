@@ -197,11 +197,6 @@ def test_a_dns_outage_that_lasts_stops_the_run_after_its_retries(
     assert result.tables["profile"].rows == 0, "no half-read chunk was loaded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine reports a mid-run unreachable Klaviyo by host only; "
-    "run_table drops the error that names the endpoint",
-)
 def test_a_dns_outage_that_lasts_names_the_endpoint_and_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -126,7 +126,8 @@ def run_table(ctx: RunContext, table: str) -> TableResult:
         return run.finish(NOT_FINISHED, stopped=True)
     except UnreachableError as exc:
         ctx.stop(unreachable(ctx.cfg.base_url, exc))
-        return run.finish(NOT_FINISHED, stopped=True)
+        # The table that hit it names the request; the others just stopped.
+        return run.finish(exc.message, exc.fix, stopped=True)
     except ConnectorError as exc:
         return run.finish(*_failure(table, exc))
     except Exception as exc:
