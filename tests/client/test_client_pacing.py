@@ -147,6 +147,23 @@ def test_fixed_window_server_never_throttles_whatever_its_alignment(seed):
     assert server.accepted == 2000
 
 
+def test_a_slow_first_arrival_cannot_make_the_next_window_start_early():
+    """A request that took long to arrive (a new connection) opened the
+    server's window late; the next window's first send waits for it, even
+    when no header says so (Klaviyo's Reset is whole seconds, often 0)."""
+    accounts = ((1, 1.0), (15, 60.0))
+    clock = FakeTime()
+    server = WindowServer(accounts)
+    pacer = Pacer(clock=clock.clock, sleep=clock.sleep)
+    for travel in (0.3, 0.001, 0.3, 0.001):
+        pacer.acquire("GET /api/accounts", accounts)
+        sent_at = clock.now
+        clock.now += travel  # reaching the server; the answer comes back now
+        server.hit(clock.now)
+        pacer.answered("GET /api/accounts", sent_at)
+    assert (server.accepted, server.rejected) == (4, 0)
+
+
 def test_windows_are_learned_from_headers():
     pacer = Pacer(clock=FakeTime().clock)
     pacer.acquire(PROFILES, PROFILE_WINDOWS)

@@ -243,6 +243,8 @@ class KlaviyoClient:
             self._record(call, bucket, None, started)
             raise transport_failure(exc, call, urlsplit(url).netloc) from None
         self._record(call, bucket, response.status_code, started)
+        if self._pacing:
+            self.pacer.answered(bucket, sent_at)
         self.pacer.observe(bucket, response.headers, defaults, sent_at=sent_at)
         try:
             return interpret(response, call)

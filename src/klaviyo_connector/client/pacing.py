@@ -248,6 +248,20 @@ class Pacer:
             self.sleep(wait)
             waited += wait
 
+    def answered(self, key: str, sent_at: float) -> None:
+        """Move `key`'s send logged at or before `sent_at` to now, when its
+        answer came back. Klaviyo's window opened when the request arrived,
+        somewhere in between (a new connection makes that late); counting from
+        the answer never lets the next window's first send arrive too soon."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return
+            at = bisect.bisect_right(bucket.sends, sent_at) - 1
+            if at >= 0:
+                del bucket.sends[at]
+                bucket.record(self.clock())
+
     def _check_budget(self, key: str, wait: float, binding: Window | None) -> None:
         if self.max_wait is None or wait <= self.max_wait:
             return

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.sync.models import (
@@ -42,6 +42,8 @@ class RunContext:
     # Why the whole run stopped, when a table found that every other table
     # would fail the same way; None with `cancel` set means the caller asked.
     stop_reason: str | None = None
+    # The pre-flight GET /api/accounts answer, when the key may read it.
+    account: dict[str, Any] | None = None
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

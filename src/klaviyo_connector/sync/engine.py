@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from klaviyo_connector.client import KlaviyoClient
 from klaviyo_connector.config import SyncConfig
@@ -43,7 +44,7 @@ from klaviyo_connector.sync.models import (
     RunResult,
     TableResult,
 )
-from klaviyo_connector.sync.stats import StatsSync
+from klaviyo_connector.sync.stats import ACCOUNT_FIELDS, ACCOUNTS_ENDPOINT, StatsSync
 
 log = logging.getLogger(__name__)
 
@@ -177,16 +178,18 @@ def _stopped(result: RunResult, tables: tuple[str, ...], reason: str) -> RunResu
     return result
 
 
-def _check_key(client: KlaviyoClient) -> None:
+def _check_key(client: KlaviyoClient) -> dict[str, Any] | None:
     """One cheap request before anything is created: a rejected key or an
     unreachable Klaviyo ends the run here and leaves no file behind. A key
-    without `accounts:read` (403) or a passing fault proves enough."""
+    without `accounts:read` (403) or a passing fault proves enough. The answer
+    (the account's timezone) is kept for the stats table, which needs it."""
     try:
-        client.get("/api/accounts")
+        return client.get(ACCOUNTS_ENDPOINT, ACCOUNT_FIELDS)
     except (AuthenticationError, UnreachableError):
         raise
     except KlaviyoError as exc:
         log.debug("key check: %s", exc.message)
+        return None
 
 
 def _open_warehouse(cfg: SyncConfig, request: RunRequest) -> tuple[Warehouse, dict]:
@@ -241,7 +244,7 @@ def run_sync(
     cancel = cancel or threading.Event()
     with _client(cfg, cancel) as client:
         try:
-            _check_key(client)
+            account = _check_key(client)
             warehouse, cursors = _open_warehouse(cfg, normalized)
         except ConfigError:
             raise
@@ -258,6 +261,7 @@ def run_sync(
             ctx = RunContext(
                 cfg, normalized, client, warehouse, started, cursors, progress, cancel
             )
+            ctx.account = account
             _collect(ctx, result)
     result.finished_at = dt.datetime.now(dt.UTC)
     log.info("run %s: %s", request.kind.value, result.status.value)

@@ -158,7 +158,9 @@ class StatsSync:
     def _account_zone(self) -> dt.tzinfo:
         """The account's timezone, in which Klaviyo reads report timeframes."""
         try:
-            document = self.ctx.client.get(ACCOUNTS_ENDPOINT, ACCOUNT_FIELDS)
+            document = self.ctx.account or self.ctx.client.get(
+                ACCOUNTS_ENDPOINT, ACCOUNT_FIELDS
+            )
         except PermissionDeniedError:
             self.run.result.warnings.append(
                 "The key lacks `accounts:read`, so report windows were sent in UTC "
