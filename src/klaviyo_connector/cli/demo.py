@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -89,8 +91,10 @@ def _show_counts(edge: Edge, cfg: SyncConfig) -> None:
     edge.out.print(grid)
     # The duckdb Python package is installed with the connector; its CLI is not.
     query = "SELECT count(*) FROM klaviyo.profile"
+    # This interpreter has duckdb; a `python` on the PATH may not (no venv on).
+    python = shlex.quote(sys.executable)
     edge.out.print(
-        'Try it yourself: python -c "import duckdb; '
+        f'Try it yourself: {python} -c "import duckdb; '
         f"print(duckdb.connect('{cfg.duckdb_path}').sql('{query}'))\"",
         markup=False,
         soft_wrap=True,

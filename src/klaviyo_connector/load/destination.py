@@ -82,10 +82,15 @@ def _check_duckdb_names(path: Path, dataset: str) -> None:
 
 
 # DuckDB caches up to 80% of RAM by default and keeps it. Merging a chunk of
-# 20,000 profiles needs well under this; a query that needs more spills to
-# disk, and much less makes the copy into staging spill (or fail) on chunks
-# of 100,000 profiles.
-DUCKDB_MEMORY_LIMIT = "256MB"
+# 20,000 ordinary profiles needs far less; a load that runs out (profiles with
+# very large custom properties, a larger profile_chunk_rows) is loaded again
+# with the next, larger limit (see Warehouse).
+DUCKDB_MEMORY_MB = (64, 256, 1024, 4096)
+DUCKDB_MEMORY_LIMIT = f"{DUCKDB_MEMORY_MB[0]}MB"
+
+
+def set_duckdb_memory(connection: duckdb.DuckDBPyConnection, megabytes: int) -> None:
+    connection.execute(f"SET GLOBAL memory_limit = '{megabytes}MB'")
 
 
 def duckdb_credentials(path: Path) -> Any:
@@ -115,7 +120,7 @@ def open_duckdb(cfg: SyncConfig) -> duckdb.DuckDBPyConnection:
         # Opened without options, as dlt opens it, so readers in the same
         # process share the one database instance.
         connection = duckdb.connect(str(path))
-        connection.execute(f"SET GLOBAL memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        set_duckdb_memory(connection, DUCKDB_MEMORY_MB[0])
     except duckdb.Error as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise WarehouseError(

@@ -14,9 +14,11 @@ from klaviyo_connector.errors import ConfigError, WarehouseError
 from klaviyo_connector.load.batch import RowBatch
 from klaviyo_connector.load.destination import (
     DLT_LOCK,
+    DUCKDB_MEMORY_MB,
     file_format,
     make_pipeline,
     open_duckdb,
+    set_duckdb_memory,
 )
 from klaviyo_connector.load.state import (
     STATE_COLUMNS,
@@ -64,6 +66,17 @@ def _clean(text: str) -> str:
     return _CREDENTIALS_IN_URL.sub("://***@", text)
 
 
+def _chain_text(exc: BaseException) -> str:
+    """Every message in the exception's chain of causes."""
+    texts, inner = [], exc
+    seen: set[int] = set()
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        texts.append(str(inner))
+        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
+    return "\n".join(texts)
+
+
 def _first_line(exc: BaseException) -> str:
     inner: BaseException = exc
     while inner.__cause__ is not None or inner.__context__ is not None:
@@ -78,6 +91,7 @@ class Warehouse:
     def __init__(self, cfg: SyncConfig) -> None:
         self.cfg = cfg
         self._duckdb = open_duckdb(cfg) if cfg.destination == "duckdb" else None
+        self._duckdb_mb = DUCKDB_MEMORY_MB[0]
         self.pipeline: dlt.Pipeline = make_pipeline(cfg, self._duckdb)
         self._format = file_format(cfg.destination)
 
@@ -189,6 +203,41 @@ class Warehouse:
             )
         return resource
 
+    def _run_with_memory(self, resources: list[Any], table: str) -> None:
+        """Runs the pipeline; a DuckDB load that ran out of memory is loaded
+        again (dlt keeps the package) with the next larger limit."""
+        from dlt.pipeline.exceptions import PipelineStepFailed
+
+        try:
+            self.pipeline.run(resources, loader_file_format=self._format)
+            return
+        except PipelineStepFailed as exc:
+            failure = exc
+        while failure.step == "load" and self._more_memory(failure, table):
+            try:
+                self.pipeline.load()
+                return
+            except PipelineStepFailed as exc:
+                failure = exc
+        raise failure
+
+    def _more_memory(self, failure: Exception, table: str) -> bool:
+        if self._duckdb is None or "Out of Memory" not in _chain_text(failure):
+            return False
+        larger = [mb for mb in DUCKDB_MEMORY_MB if mb > self._duckdb_mb]
+        if not larger:
+            return False
+        log.info(
+            "DuckDB needed more than %d MB to load the %s rows; loading them again "
+            "with %d MB",
+            self._duckdb_mb,
+            table,
+            larger[0],
+        )
+        self._duckdb_mb = larger[0]
+        set_duckdb_memory(self._duckdb, self._duckdb_mb)
+        return True
+
     def _state_resource(self, state: CursorState, run_started_at: dt.datetime) -> Any:
         import dlt
 
@@ -205,7 +254,7 @@ class Warehouse:
 
         with DLT_LOCK:
             try:
-                self.pipeline.run(resources, loader_file_format=self._format)
+                self._run_with_memory(resources, table)
                 # dlt leaves each commit's Arrow table in reference cycles of
                 # its extract machinery; freed only by a full collection, they
                 # would pile up, chunk after chunk, with the account's size.
