@@ -15,6 +15,7 @@ from klaviyo_connector.load.warehouse import TableSpec
 from klaviyo_connector.reports.base import (
     DimensionReport,
     Row,
+    Variant,
     format_filter_time,
     index_included,
 )
@@ -33,6 +34,8 @@ from klaviyo_connector.sync.windows import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from klaviyo_connector.client.jsonapi import Page
+
 
 def table_spec(report: DimensionReport) -> TableSpec:
     return TableSpec(report.table, report.columns, (report.key,))
@@ -49,6 +52,8 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 # Pages read ahead while a chunk loads: at Klaviyo's 750 profile pages a minute
 # this covers a commit of five seconds, for about 16 MB of waiting columns.
 PREFETCH_PAGES = 64
+# Parsed pages are many small objects: only a few wait to become rows.
+FETCH_AHEAD = 4
 
 
 @dataclass
@@ -61,15 +66,10 @@ class Tally:
     future: int = 0  # records dated ahead of the clock
 
 
-def read_rows(
-    ctx: RunContext,
-    report: DimensionReport,
-    window: Window,
-    run: TableRun,
-    tally: Tally | None = None,
-) -> Iterator[list[Row]]:
-    """Rows page by page, across every variant (channel, archived...)."""
-    tally = tally or Tally()
+def _pages(
+    ctx: RunContext, report: DimensionReport, window: Window
+) -> Iterator[tuple[Variant, Page]]:
+    """Every page of every variant (channel, archived...), as Klaviyo sends it."""
     for variant in report.variants:
         params = {**report.params, "page[size]": str(report.page_size)}
         condition = dimension_filter(
@@ -78,6 +78,25 @@ def read_rows(
         if condition:
             params["filter"] = condition
         for page in ctx.client.paginate(report.endpoint, params):
+            yield variant, page
+
+
+def read_rows(
+    ctx: RunContext,
+    report: DimensionReport,
+    window: Window,
+    run: TableRun,
+    tally: Tally | None = None,
+) -> Iterator[list[Row]]:
+    """Rows page by page. Pages are fetched on a thread of their own: the
+    next `links.next` is known once a page is parsed, so the next request
+    goes out while this one's rows are still being built."""
+    tally = tally or Tally()
+    fetched = prefetched(
+        _pages(ctx, report, window), depth=FETCH_AHEAD, name=f"fetch-{report.table}"
+    )
+    with closing(fetched):
+        for variant, page in fetched:
             included = index_included(page.included)
             rows = []
             tally.read += len(page.data)
