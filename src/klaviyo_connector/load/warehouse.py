@@ -66,21 +66,23 @@ def _clean(text: str) -> str:
     return _CREDENTIALS_IN_URL.sub("://***@", text)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes, outermost first."""
+    chain: list[BaseException] = []
+    inner: BaseException | None = exc
+    while inner is not None and all(inner is not seen for seen in chain):
+        chain.append(inner)
+        inner = inner.__cause__ or inner.__context__
+    return chain
+
+
 def _chain_text(exc: BaseException) -> str:
     """Every message in the exception's chain of causes."""
-    texts, inner = [], exc
-    seen: set[int] = set()
-    while inner is not None and id(inner) not in seen:
-        seen.add(id(inner))
-        texts.append(str(inner))
-        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
-    return "\n".join(texts)
+    return "\n".join(str(inner) for inner in _chain(exc))
 
 
 def _first_line(exc: BaseException) -> str:
-    inner: BaseException = exc
-    while inner.__cause__ is not None or inner.__context__ is not None:
-        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
+    inner = _chain(exc)[-1]
     lines = str(inner).strip().splitlines() or [type(inner).__name__]
     return _clean(lines[0])[:300]
 
