@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -17,6 +18,22 @@ from klaviyo_connector.sandbox import RunningSandbox, SandboxConfig, serve_in_th
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 StartSandbox = Callable[..., RunningSandbox]
+
+# The command line and the service set up the connector's logger (and quiet
+# httpx's) for themselves when a test runs them in-process; each test starts
+# from the same state, so caplog sees what it would see with the test alone.
+_QUIETED = ("httpx", "httpcore")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    connector = logging.getLogger("klaviyo_connector")
+    own = list(connector.handlers), connector.level, connector.propagate
+    levels = {name: logging.getLogger(name).level for name in _QUIETED}
+    yield
+    connector.handlers[:], connector.level, connector.propagate = own
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture

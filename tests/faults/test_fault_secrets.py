@@ -148,6 +148,10 @@ def test_the_key_never_reaches_any_logger_exception_or_result(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # the root: httpx, httpcore, dlt, everything
+    # Whatever a command line run earlier in the process set up, the
+    # connector's records reach the root here too.
+    monkeypatch.setattr(logging.getLogger("klaviyo_connector"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("klaviyo_connector"), "level", 0)
     sandbox = _sandbox()
     spy = spy_on_client(monkeypatch)
     with serve(sandbox) as running:
