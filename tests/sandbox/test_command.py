@@ -101,6 +101,7 @@ def test_api_key_rate_limits_and_time_scale_shape_the_sandbox() -> None:
     [
         (["--time-scale", "0"], "--time-scale must be a number above 0"),
         (["--time-scale", "nan"], "--time-scale must be a number above 0"),
+        (["--latency-ms", "-5"], "--latency-ms must be 0 or more, e.g. 300"),
         (["--profiles", "-1"], "--profiles must be between 0 and 100,000,000"),
         (["--port", "70000"], "--port must be between 0 and 65535"),
         (["--api-key", "XfPy36"], "--api-key must be a private key"),

@@ -86,7 +86,9 @@ def parse_now(value: str | None) -> tuple[datetime | None, list[str]]:
     return moment.astimezone(UTC), []
 
 
-def _number_problems(port: int, profiles: int, time_scale: float) -> list[str]:
+def _number_problems(
+    port: int, profiles: int, time_scale: float, latency_ms: float
+) -> list[str]:
     problems = []
     if not 0 <= port <= 65535:
         problems.append(f"--port must be between 0 and 65535 (got {port})")
@@ -97,6 +99,10 @@ def _number_problems(port: int, profiles: int, time_scale: float) -> list[str]:
     if not (math.isfinite(time_scale) and time_scale > 0):
         problems.append(
             f"--time-scale must be a number above 0, e.g. 60 (got {time_scale:g})"
+        )
+    if not (math.isfinite(latency_ms) and latency_ms >= 0):
+        problems.append(
+            f"--latency-ms must be 0 or more, e.g. 300 (got {latency_ms:g})"
         )
     return problems
 
@@ -122,9 +128,10 @@ def build_config(
     time_scale: float,
     quirk: list[str],
     now: str | None,
+    latency_ms: float = 0.0,
 ) -> SandboxConfig:
     """The sandbox the options describe, or UsageProblems naming each bad one."""
-    problems = _number_problems(port, profiles, time_scale)
+    problems = _number_problems(port, profiles, time_scale, latency_ms)
     problems += [p for p in [_key_problem(api_key, "--api-key")] if p]
     keys, key_problems = parse_scoped_keys(scoped_key)
     moment, now_problems = parse_now(now)
@@ -139,6 +146,7 @@ def build_config(
         scoped_keys=keys,
         rate_limits=rate_limits,
         time_scale=time_scale,
+        latency=latency_ms / 1000,
         quirks=frozenset(quirk),
     )
 
@@ -209,6 +217,12 @@ def sandbox_command(
     time_scale: Annotated[
         float, typer.Option(help="Rate-limit windows pass this many times faster.")
     ] = 1.0,
+    latency_ms: Annotated[
+        float,
+        typer.Option(
+            help="Milliseconds every answer takes, like a real Klaviyo's few hundred."
+        ),
+    ] = 0.0,
     quirk: Annotated[
         list[str] | None,
         typer.Option(help=f"Enable a data quirk: {', '.join(sorted(QUIRKS))}."),
@@ -227,6 +241,7 @@ def sandbox_command(
             seed=seed,
             rate_limits=rate_limits is Switch.on,
             time_scale=time_scale,
+            latency_ms=latency_ms,
             quirk=quirk or [],
             now=now,
         )

@@ -56,6 +56,10 @@ class SandboxConfig:
     scoped_keys: Mapping[str, frozenset[str]] = field(default_factory=_empty_keys)
     rate_limits: bool = True
     time_scale: float = 1.0
+    # Seconds every answer waits before it is sent, as a real Klaviyo takes a
+    # few hundred milliseconds: a reader that waits for each page in turn is
+    # then measured as slow as it would be. Rate limits count on arrival.
+    latency: float = 0.0
     quirks: frozenset[str] = frozenset()
     no_placed_order: bool = False
     strict_params: bool = True
@@ -71,6 +75,8 @@ class SandboxConfig:
     channel_gaps: ZeroRate = "zero"
 
     def __post_init__(self) -> None:
+        if not self.latency >= 0:  # also refuses NaN
+            raise ValueError("latency must be 0 or more seconds")
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}")

@@ -7,6 +7,7 @@ parameter checks, then the operation's handler.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections import Counter
@@ -178,6 +179,22 @@ def check_params(op: Operation, query: dict[str, str], strict: bool) -> None:
                 )
 
 
+class _LateSend:
+    """An ASGI `send` that holds the answer back `latency` seconds: the request
+    is handled (and counted against the limits) at once and answered later,
+    while other requests are served."""
+
+    def __init__(self, send: Any, latency: float) -> None:
+        self._send, self._latency = send, latency
+        # The connection-reset fault finds the transport through the sender.
+        self.__self__ = getattr(send, "__self__", None)
+
+    async def __call__(self, message: Any) -> None:
+        if message.get("type") == "http.response.start":
+            await asyncio.sleep(self._latency)
+        await self._send(message)
+
+
 class Sandbox:
     """One fake Klaviyo account: data store, keys, limits, faults and the app."""
 
@@ -213,6 +230,8 @@ class Sandbox:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self._starlette(scope, receive, send)
             return
+        if self.config.latency > 0:
+            send = _LateSend(send, self.config.latency)
         template = self.router.template(scope["path"]) or scope["path"]
         self.requests.record(scope["method"], template)
         fault = self.faults.pick(scope["path"].rstrip("/"))
