@@ -133,6 +133,7 @@ def sandbox(
     rate_limits: bool,
     time_scale: float,
     log: Path,
+    latency_ms: float = 0.0,
 ) -> Iterator[Sandbox]:
     """`klaviyo-connector sandbox` on a free port, stopped on exit."""
     args = [
@@ -148,6 +149,8 @@ def sandbox(
         "on" if rate_limits else "off",
         "--time-scale",
         str(time_scale),
+        "--latency-ms",
+        str(latency_ms),
     ]
     errors = log.open("w")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, text=True)

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from klaviyo_connector.reports.base import TEXT, TIMESTAMP, Column, parse_timestamp
 
 STATE_TABLE = "_klaviyo_sync_state"
@@ -20,6 +22,11 @@ STATE_COLUMNS = (
     Column("table_name", TEXT, False),
     Column("cursor_at", TIMESTAMP, doc="highest updated value fully loaded"),
     Column("resume_after", TIMESTAMP, doc="progress of an unfinished sync"),
+    Column(
+        "resume_ranges",
+        TEXT,
+        doc="an unfinished sync read in several ranges: what each has left",
+    ),
     Column("run_started_at", TIMESTAMP),
     Column("committed_at", TIMESTAMP, False),
 )
@@ -33,6 +40,41 @@ class CursorState:
     cursor: dt.datetime | None = None
     # Set while a chunked sync is under way: the next sync continues from here.
     resume_after: dt.datetime | None = None
+    # Set instead when the sync read several `updated` ranges at once: the
+    # [lower, upper) ranges still to read (upper None: up to the present).
+    ranges: tuple[Range, ...] | None = None
+
+
+Range = tuple[dt.datetime | None, dt.datetime | None]
+
+
+def ranges_text(ranges: tuple[Range, ...] | None) -> str | None:
+    """The ranges as JSON text: [["2026-01-01T00:00:00Z", null], ...]."""
+    if ranges is None:
+        return None
+    encoded = [
+        [None if bound is None else _iso(bound) for bound in each] for each in ranges
+    ]
+    return orjson.dumps(encoded).decode()
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_ranges(text: Any) -> tuple[Range, ...] | None:
+    """Ranges from their JSON text; None when absent or unreadable (the sync
+    then falls back on `resume_after`, which never skips anything)."""
+    if not text:
+        return None
+    try:
+        decoded = orjson.loads(text)
+        ranges = tuple(
+            (parse_timestamp(lower), parse_timestamp(upper)) for lower, upper in decoded
+        )
+    except (TypeError, ValueError):
+        return None
+    return ranges
 
 
 def state_row(state: CursorState, run_started_at: dt.datetime) -> dict[str, Any]:
@@ -40,6 +82,7 @@ def state_row(state: CursorState, run_started_at: dt.datetime) -> dict[str, Any]
         "table_name": state.table,
         "cursor_at": state.cursor,
         "resume_after": state.resume_after,
+        "resume_ranges": ranges_text(state.ranges),
         "run_started_at": run_started_at,
         "committed_at": dt.datetime.now(dt.UTC),
     }
@@ -47,20 +90,28 @@ def state_row(state: CursorState, run_started_at: dt.datetime) -> dict[str, Any]
 
 def latest_states(rows: list[tuple[Any, ...]]) -> dict[str, CursorState]:
     """The newest committed state per table from (table, cursor, resume,
-    committed_at) tuples, in any order."""
+    committed_at[, resume_ranges]) tuples, in any order."""
     newest: dict[str, tuple[dt.datetime, CursorState]] = {}
-    for table, cursor, resume, committed in rows:
+    for table, cursor, resume, committed, *ranges in rows:
         at = parse_timestamp(committed) or dt.datetime.min.replace(tzinfo=dt.UTC)
         if table not in newest or at >= newest[table][0]:
-            state = CursorState(table, parse_timestamp(cursor), parse_timestamp(resume))
+            state = CursorState(
+                table,
+                parse_timestamp(cursor),
+                parse_timestamp(resume),
+                parse_ranges(ranges[0]) if ranges else None,
+            )
             newest[table] = (at, state)
     return {table: state for table, (_, state) in newest.items()}
 
 
-def state_query(qualify: Any) -> str:
+def state_query(qualify: Any, *, with_ranges: bool = True) -> str:
+    """The committed states; a warehouse whose state table predates
+    `resume_ranges` (no sync has read in ranges there yet) is read without it."""
     state, loads = qualify(STATE_TABLE), qualify("_dlt_loads")
+    ranges = ", s.resume_ranges" if with_ranges else ""
     return (
-        f"SELECT s.table_name, s.cursor_at, s.resume_after, s.committed_at "
+        f"SELECT s.table_name, s.cursor_at, s.resume_after, s.committed_at{ranges} "
         f"FROM {state} s JOIN {loads} l ON l.load_id = s._dlt_load_id "
         f"WHERE l.status = 0"
     )

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from klaviyo_connector.errors import ConfigError, WarehouseError
@@ -120,7 +121,14 @@ class Warehouse:
         from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
         try:
-            rows = self._fetch(state_query)
+            try:
+                rows = self._fetch(state_query)
+            except DatabaseUndefinedRelation:
+                raise
+            except ConfigFieldMissingException:
+                raise
+            except Exception:  # a state table from before `resume_ranges`
+                rows = self._fetch(partial(state_query, with_ranges=False))
         except DatabaseUndefinedRelation:
             return {}
         except ConfigFieldMissingException as exc:

@@ -66,6 +66,9 @@ class DimensionReport:
     upper_bound: bool = True
     # Rows per load commit; None loads the whole table in one commit.
     chunk_rows: int | None = None
+    # Read in several `updated` ranges at once (sync/ranges.py): needs a sort
+    # by the cursor field, an upper bound in the filter and one variant.
+    split_reads: bool = False
     doc: str = ""
 
     @property

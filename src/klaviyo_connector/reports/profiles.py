@@ -67,5 +67,6 @@ REPORT = DimensionReport(
     # Sorted by updated, so the last committed row is a safe resume point.
     params={"additional-fields[profile]": "subscriptions", "sort": "updated"},
     chunk_rows=CHUNK_ROWS,
+    split_reads=True,
     doc="One row per profile; upserted by id on updated, committed in chunks.",
 )

@@ -22,12 +22,15 @@ from klaviyo_connector.reports.base import (
 from klaviyo_connector.sync.collector import collect_young, fewer_collections
 from klaviyo_connector.sync.context import RunContext, TableRun
 from klaviyo_connector.sync.prefetch import prefetched
+from klaviyo_connector.sync.ranges import Mark, RangeReader
 from klaviyo_connector.sync.windows import (
     Window,
     advance,
     dimension_filter,
     incremental_window,
     progress_point,
+    ranges_progress,
+    read_ranges,
     stored_point_after,
 )
 
@@ -116,15 +119,21 @@ def read_rows(
 
 
 def _as_columns(
-    pages: Iterator[list[Row]], convert: Callable[[list[Row]], pa.RecordBatch]
-) -> Iterator[pa.RecordBatch]:
+    pages: Iterator[tuple[list[Row], Mark | None]],
+    convert: Callable[[list[Row]], pa.RecordBatch],
+) -> Iterator[tuple[pa.RecordBatch, Mark | None]]:
     """Each page as Arrow columns, converted on the reader thread; what the
     page left behind is collected before the next one is read."""
-    for rows in pages:
+    for rows, mark in pages:
         columns = convert(rows)
         del rows
         collect_young()
-        yield columns
+        yield columns, mark
+
+
+def _unmarked(pages: Iterator[list[Row]]) -> Iterator[tuple[list[Row], None]]:
+    for rows in pages:
+        yield rows, None
 
 
 class DimensionSync:
@@ -141,21 +150,58 @@ class DimensionSync:
         chunk = ctx.cfg.profile_chunk_rows if report.chunk_rows else None
         self.chunk_rows = chunk
         self.tally = Tally()
+        # A read in ranges: the reader, and the last mark of each range's
+        # pages that are pending or committed.
+        self.ranges: RangeReader | None = None
+        self.marks: dict[int, Mark] = {}
 
     def sync(self) -> None:
         window = _window(self.ctx, self.report)
-        rows_of = read_rows(self.ctx, self.report, window, self.run, self.tally)
-        converted = _as_columns(rows_of, self._batch().convert)
+        pages_of: Iterator[tuple[list[Row], Mark | None]]
+        if self.report.split_reads:
+            self.ranges = self._range_reader(window)
+            pages_of = self._ranged(self.ranges)
+        else:
+            rows_of = read_rows(self.ctx, self.report, window, self.run, self.tally)
+            pages_of = _unmarked(rows_of)
+        converted = _as_columns(pages_of, self._batch().convert)
         name = f"read-{self.report.table}"
         reader = prefetched(converted, depth=PREFETCH_PAGES, name=name)
         with fewer_collections(), closing(reader) as pages:
-            for page in pages:
+            for page, mark in pages:
                 self.pending.append(page)
+                if mark is not None:
+                    self.marks[mark.range_id] = mark
                 if self.chunk_rows and len(self.pending) >= self.chunk_rows:
                     self._commit(final=False)
             self._commit(final=True)
         if not self.ctx.historical:
             self.run.result.warnings.extend(self._warnings())
+
+    def _range_reader(self, window: Window) -> RangeReader:
+        ctx = self.ctx
+        if ctx.historical:
+            ranges, lenient = [(window.lower, window.upper)], None
+        else:
+            ranges, lenient = read_ranges(window, self.state), window.lower
+        return RangeReader(
+            ctx,
+            self.report,
+            self.run,
+            ranges,
+            readers=ctx.cfg.profile_readers,
+            horizon=ctx.started_at,
+            lenient_lower=lenient,
+            stop=window.upper if ctx.historical else None,
+            latest=ctx.started_at,
+        )
+
+    def _ranged(self, reader: RangeReader) -> Iterator[tuple[list[Row], Mark | None]]:
+        with closing(reader.pages()) as pages:
+            for page in pages:
+                self.tally.read += page.read
+                self.tally.repeated += page.repeated
+                yield page.rows, page.mark
 
     @property
     def _cursor(self) -> str:
@@ -195,6 +241,9 @@ class DimensionSync:
         table, started = self.report.table, self.ctx.started_at
         if final:
             return advance(self.state, table, self.newest, started)
+        if self.ranges is not None:
+            remaining = self.ranges.remaining(dict(self.marks))
+            return ranges_progress(self.state, table, remaining, self.newest, started)
         return progress_point(self.state, table, self.newest, started)
 
     def _warnings(self) -> list[str]:

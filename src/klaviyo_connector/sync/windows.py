@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from klaviyo_connector.load.state import CursorState
+from klaviyo_connector.load.state import CursorState, Range
 from klaviyo_connector.reports.base import DimensionReport, Variant, format_filter_time
 
 # Filters compare with greater-than at whole seconds; reading one second more
@@ -59,8 +59,10 @@ def stored_point_after(
     """The stored cursor or resume point when it lies after `now`, else None."""
     if state is None:
         return None
-    point = state.resume_after or state.cursor
-    return point if point is not None and point > now else None
+    points = [state.resume_after or state.cursor]
+    points += [bound for each in state.ranges or () for bound in each]
+    later = [point for point in points if point is not None and point > now]
+    return max(later) if later else None
 
 
 def dimension_filter(
@@ -125,6 +127,35 @@ def advance(
     if not candidates:
         return CursorState(table, None, None)
     return CursorState(table, min(max(candidates), run_started_at), None)
+
+
+def read_ranges(window: Window, state: CursorState | None) -> list[Range]:
+    """The `updated` ranges an incremental read covers: what an interrupted
+    ranged sync left (`state` as trusted, see `stored_point_after`), else the
+    whole window."""
+    if state is not None and state.ranges:
+        return list(state.ranges)
+    return [(window.lower, window.upper)]
+
+
+def ranges_progress(
+    state: CursorState | None,
+    table: str,
+    remaining: tuple[Range, ...],
+    newest: dt.datetime | None,
+    run_started_at: dt.datetime,
+) -> CursorState:
+    """The state after one committed chunk of a read in ranges: cursor
+    unchanged, the ranges still to read, and (for anything that reads only
+    `resume_after`) the earliest point any of them starts from."""
+    if not remaining:
+        return progress_point(state, table, newest, run_started_at)
+    cursor = state.cursor if state else None
+    lowers = [lower for lower, _ in remaining]
+    resume = None if None in lowers else min(lower for lower in lowers if lower)
+    return CursorState(
+        table, cursor and min(cursor, run_started_at), resume, tuple(remaining)
+    )
 
 
 def progress_point(
