@@ -258,6 +258,26 @@ def test_speedup_of_a_time_scaled_server_is_measured_from_headers():
     assert elapsed < 15
 
 
+def test_answers_that_cross_are_not_mistaken_for_a_fast_server():
+    # Ten requests in flight at once against a real-speed Klaviyo: each comes
+    # back a quarter second later and its thread reads it a little later
+    # still, in any order, so near each window's restart low counts and high
+    # ones interleave. One restart must not look like several.
+    clock = FakeTime()
+    server = WindowServer(PROFILE_WINDOWS, aligned=True, offset=0.37)
+    pacer = Pacer(clock=clock.clock, sleep=clock.sleep)
+    shuffle = random.Random(7)
+    sent = [n * 0.025 for n in range(700)]  # 40 a second, under every limit
+    answers = sorted(
+        (t + 0.25 + shuffle.uniform(0, 0.1), t, server.hit(t)) for t in sent
+    )
+    assert server.rejected == 0
+    for read_at, t, headers in answers:
+        clock.now = read_at
+        pacer.observe(PROFILES, headers, PROFILE_WINDOWS, sent_at=t)
+    assert pacer.scale == 1.0
+
+
 def test_a_told_time_scale_is_kept_whatever_the_headers_suggest():
     # Measured speed-ups err (restarts seen late, answers that cross); a scale
     # the caller knows is exact, so a faster-looking server changes nothing.

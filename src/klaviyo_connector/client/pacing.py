@@ -159,16 +159,31 @@ class _Restarts:
     # A restart happened after the previous answer was sent and by the time
     # the answer showing it was sent; keep the earliest moment it could have been.
     earliest_restart: float | None = None
+    noticed_at: float | None = None  # when the last restart was seen
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=15))
+    trips: deque[float] = field(default_factory=lambda: deque(maxlen=32))
 
-    def observe(self, used: int, sent_at: float) -> None:
+    def observe(self, used: int, sent_at: float, answered_at: float) -> None:
+        self.trips.append(max(answered_at - sent_at, 0.0))
+        if self.last_sent is not None and sent_at < self.last_sent:
+            return  # sent before one already seen: its count is older news
         # Halving (not just any drop) tells a restart from answers that crossed.
         if self.last_used >= 4 and used * 2 <= self.last_used:
-            if self.earliest_restart is not None and sent_at > self.earliest_restart:
-                # The longest the two restarts can be apart: never shorter than
-                # the window, however late the first one was noticed.
-                self.gaps.append(sent_at - self.earliest_restart)
-            self.earliest_restart = self.last_sent
+            # Requests in flight together reach Klaviyo in any order, so one
+            # restart can look like several within a round trip: the same one.
+            again = self.noticed_at is not None and (
+                sent_at - self.noticed_at <= max(self.trips)
+            )
+            if not again:
+                if (
+                    self.earliest_restart is not None
+                    and sent_at > self.earliest_restart
+                ):
+                    # The longest the two restarts can be apart: never shorter
+                    # than the window, however late the first one was noticed.
+                    self.gaps.append(sent_at - self.earliest_restart)
+                self.earliest_restart = self.last_sent
+                self.noticed_at = sent_at
         self.last_used, self.last_sent = used, sent_at
 
     def speedup(self, nominal: float) -> float | None:
@@ -301,16 +316,18 @@ class Pacer:
             if info.policies:
                 bucket.learn(info.policies)
             if info.current is not None and info.remaining is not None:
-                self._measure(key, info, now if sent_at is None else sent_at)
+                self._measure(key, info, now if sent_at is None else sent_at, now)
                 _apply_remaining(bucket, info, now, self.scale)
         return info
 
-    def _measure(self, key: str, info: RateLimitInfo, sent_at: float) -> None:
+    def _measure(
+        self, key: str, info: RateLimitInfo, sent_at: float, answered_at: float
+    ) -> None:
         assert info.current is not None
         assert info.remaining is not None
         limit, nominal = info.current
         restarts = self._restarts.setdefault((key, nominal), _Restarts())
-        restarts.observe(limit - info.remaining, sent_at)
+        restarts.observe(limit - info.remaining, sent_at, answered_at)
         speedup = restarts.speedup(nominal)
         if speedup is not None:
             self._measured = max(self._measured or 0.0, speedup)
