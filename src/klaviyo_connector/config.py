@@ -81,7 +81,7 @@ def parse_tables(value: Any) -> tuple[str, ...]:
 
 # Klaviyo answers a page of profiles in a few hundred milliseconds; this many
 # chains at once reach its 75 requests a second within the minute's quota.
-PROFILE_READERS = 10
+PROFILE_READERS = 20
 
 
 class SyncConfig(BaseModel):

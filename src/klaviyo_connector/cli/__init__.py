@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 from klaviyo_connector import __version__
 from klaviyo_connector.cli.commands import backfill, check, sync
 from klaviyo_connector.cli.demo import demo
+from klaviyo_connector.memory import tune_allocators
 
 # Commands that live in other parts of the package; imported only when used, so
 # the CLI works even when one of them cannot be imported.
@@ -105,6 +106,7 @@ def _root(
 
 
 def main() -> None:
+    tune_allocators()
     app()
 
 

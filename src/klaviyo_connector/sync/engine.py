@@ -28,6 +28,7 @@ from klaviyo_connector.errors import (
 )
 from klaviyo_connector.keys import redact
 from klaviyo_connector.load.warehouse import Warehouse
+from klaviyo_connector.memory import tune_allocators
 from klaviyo_connector.reports import DIMENSIONS, STATS
 from klaviyo_connector.sync.check import (
     KEY_REJECTED,
@@ -238,6 +239,7 @@ def run_sync(
     run with `error` set; setting `cancel` stops every table at its next page,
     keeping what was committed (the result is then `interrupted`)."""
     require_private_key(cfg.api_key)
+    tune_allocators()
     started = dt.datetime.now(dt.UTC)
     normalized = normalize_request(request, started)
     result = RunResult(request=request, started_at=started)

@@ -321,7 +321,8 @@ class RangeReader:
                 )
                 piece.done = page.next_url is None or not page.data or reached
                 mark = Mark(piece.id, piece.position, piece.done)
-                self._lock.notify_all()
+                if piece.done:  # idle readers look for a cut on their own
+                    self._lock.notify_all()
             if not self._offer(out, SlicePage(kept, mark, len(rows), repeated)):
                 return False
             self.run.step()
