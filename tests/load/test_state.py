@@ -63,8 +63,8 @@ def test_a_state_table_from_before_ranges_is_read_and_then_extended(
     old_columns = tuple(c for c in STATE_COLUMNS if c.name != "resume_ranges")
     monkeypatch.setattr(warehouse_module, "STATE_COLUMNS", old_columns)
 
-    def old_row(state: CursorState, run_started_at: dt.datetime) -> dict[str, Any]:
-        row = state_row(state, run_started_at)
+    def old_row(state: CursorState, *args: Any) -> dict[str, Any]:
+        row = state_row(state, *args)
         del row["resume_ranges"]
         return row
 

@@ -9,7 +9,7 @@ force and the next sync simply reads those records again.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -43,6 +43,9 @@ class CursorState:
     # Set instead when the sync read several `updated` ranges at once: the
     # [lower, upper) ranges still to read (upper None: up to the present).
     ranges: tuple[Range, ...] | None = None
+    # When the row in force was committed, by the clock of the run that
+    # committed it (the newest row wins; see `Warehouse`).
+    committed_at: dt.datetime | None = field(default=None, compare=False)
 
 
 Range = tuple[dt.datetime | None, dt.datetime | None]
@@ -77,14 +80,18 @@ def parse_ranges(text: Any) -> tuple[Range, ...] | None:
     return ranges
 
 
-def state_row(state: CursorState, run_started_at: dt.datetime) -> dict[str, Any]:
+def state_row(
+    state: CursorState,
+    run_started_at: dt.datetime,
+    committed_at: dt.datetime | None = None,
+) -> dict[str, Any]:
     return {
         "table_name": state.table,
         "cursor_at": state.cursor,
         "resume_after": state.resume_after,
         "resume_ranges": ranges_text(state.ranges),
         "run_started_at": run_started_at,
-        "committed_at": dt.datetime.now(dt.UTC),
+        "committed_at": committed_at or dt.datetime.now(dt.UTC),
     }
 
 
@@ -100,6 +107,7 @@ def latest_states(rows: list[tuple[Any, ...]]) -> dict[str, CursorState]:
                 parse_timestamp(cursor),
                 parse_timestamp(resume),
                 parse_ranges(ranges[0]) if ranges else None,
+                at,
             )
             newest[table] = (at, state)
     return {table: state for table, (_, state) in newest.items()}

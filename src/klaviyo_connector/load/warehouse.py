@@ -97,6 +97,10 @@ class Warehouse:
         self._duckdb_mb = DUCKDB_MEMORY_MB[0]
         self.pipeline: dlt.Pipeline = make_pipeline(cfg, self._duckdb)
         self._format = file_format(cfg.destination)
+        # The newest state row per table: a later one is always stamped after
+        # it, even when the run that wrote it had a clock that ran ahead, so
+        # it can never outrank what later runs commit.
+        self._last_commit: dict[str, dt.datetime] = {}
 
     def close(self) -> None:
         """Let go of the destination; a DuckDB file is checkpointed and freed."""
@@ -142,7 +146,11 @@ class Warehouse:
                 f"Could not read the sync state from the {self.cfg.destination} "
                 f"destination: {_first_line(exc)}"
             ) from exc
-        return latest_states(rows)
+        states = latest_states(rows)
+        for table, state in states.items():
+            if state.committed_at is not None:
+                self._last_commit[table] = state.committed_at
+        return states
 
     def has_table(self, name: str) -> bool:
         """Whether a load of this pipeline has created the table (an empty
@@ -252,12 +260,22 @@ class Warehouse:
         import dlt
 
         return dlt.resource(
-            iter([[state_row(state, run_started_at)]]),
+            iter([[state_row(state, run_started_at, self._stamp(state.table))]]),
             name=STATE_TABLE,
             write_disposition="append",
             columns=column_hints(STATE_COLUMNS, ()),
             max_table_nesting=0,
         )
+
+    def _stamp(self, table: str) -> dt.datetime:
+        """Now, or just after the table's newest state row if that is later."""
+        now = dt.datetime.now(dt.UTC)
+        last = self._last_commit.get(table)
+        stamp = (
+            now if last is None or now > last else last + dt.timedelta(microseconds=1)
+        )
+        self._last_commit[table] = stamp
+        return stamp
 
     def _run(self, resources: list[Any], table: str) -> None:
         from dlt.pipeline.exceptions import PipelineStepFailed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -119,19 +119,22 @@ def read_rows(
 
 
 def _as_columns(
-    pages: Iterator[tuple[list[Row], Mark | None]],
+    pages: Generator[tuple[list[Row], Mark | None], None, None],
     convert: Callable[[list[Row]], pa.RecordBatch],
 ) -> Iterator[tuple[pa.RecordBatch, Mark | None]]:
     """Each page as Arrow columns, converted on the reader thread; what the
     page left behind is collected before the next one is read."""
-    for rows, mark in pages:
-        columns = convert(rows)
-        del rows
-        collect_young()
-        yield columns, mark
+    with closing(pages):  # a load that fails stops the reads at once
+        for rows, mark in pages:
+            columns = convert(rows)
+            del rows
+            collect_young()
+            yield columns, mark
 
 
-def _unmarked(pages: Iterator[list[Row]]) -> Iterator[tuple[list[Row], None]]:
+def _unmarked(
+    pages: Iterator[list[Row]],
+) -> Generator[tuple[list[Row], Mark | None], None, None]:
     for rows in pages:
         yield rows, None
 
@@ -157,7 +160,7 @@ class DimensionSync:
 
     def sync(self) -> None:
         window = _window(self.ctx, self.report)
-        pages_of: Iterator[tuple[list[Row], Mark | None]]
+        pages_of: Generator[tuple[list[Row], Mark | None], None, None]
         if self.report.split_reads:
             self.ranges = self._range_reader(window)
             pages_of = self._ranged(self.ranges)
@@ -196,7 +199,9 @@ class DimensionSync:
             latest=ctx.started_at,
         )
 
-    def _ranged(self, reader: RangeReader) -> Iterator[tuple[list[Row], Mark | None]]:
+    def _ranged(
+        self, reader: RangeReader
+    ) -> Generator[tuple[list[Row], Mark | None], None, None]:
         with closing(reader.pages()) as pages:
             for page in pages:
                 self.tally.read += page.read

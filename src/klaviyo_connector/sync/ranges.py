@@ -198,7 +198,11 @@ class RangeReader:
                     continue
                 lower = piece.lower
                 if mark is not None and mark.position is not None:
-                    lower = mark.position
+                    # A page of only repeated boundary records ends before
+                    # the range begins: never resume into the range before.
+                    lower = (
+                        mark.position if lower is None else max(mark.position, lower)
+                    )
                 left.append((lower, piece.stop))
         return tuple(sorted(left, key=_lower_key))
 
