@@ -51,7 +51,8 @@ def _chains(sandbox: RecordingSandbox) -> list[tuple[dt.datetime | None, ...]]:
 def test_a_large_read_runs_several_chains_whose_ranges_partition_it(
     tmp_path: Path,
 ) -> None:
-    sandbox = RecordingSandbox(small(profiles=PROFILES))
+    # Answers that take a while: one chain alone would keep the rate low.
+    sandbox = RecordingSandbox(small(profiles=PROFILES, latency=0.05))
     with serve(sandbox) as running:
         cfg = config(running, tmp_path, profile_readers=4)
         result = run_sync(cfg, RunRequest(tables=("profile",)))

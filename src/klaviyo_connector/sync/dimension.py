@@ -8,6 +8,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from klaviyo_connector.client.endpoints import ENDPOINTS
 from klaviyo_connector.errors import ConnectorError
 from klaviyo_connector.load.batch import RowBatch
 from klaviyo_connector.load.state import CursorState
@@ -182,7 +183,7 @@ class DimensionSync:
             self.run.result.warnings.extend(self._warnings())
 
     def _range_reader(self, window: Window) -> RangeReader:
-        ctx = self.ctx
+        ctx, endpoint = self.ctx, ENDPOINTS[self.report.endpoint]
         if ctx.historical:
             ranges, lenient = [(window.lower, window.upper)], None
         else:
@@ -197,6 +198,7 @@ class DimensionSync:
             lenient_lower=lenient,
             stop=window.upper if ctx.historical else None,
             latest=ctx.started_at,
+            rate=max(limit / seconds for limit, seconds in endpoint.windows),
         )
 
     def _ranged(

@@ -13,7 +13,10 @@ thread:
   at a whole second: the running chain stops at the cut, a new chain reads
   from it;
 - the cut always lies after every record the running chain has handed on, so
-  the ranges never overlap and no record is read into two of them.
+  the ranges never overlap and no record is read into two of them;
+- ranges are cut only while fewer chains run than keep the endpoint's burst
+  rate busy (the rate times a page's wait): a server that answers at once
+  is read by two or three chains, Klaviyo by up to `readers`.
 
 Each page goes on with a `Mark`: which range it belongs to, the `updated` of
 its last record, and whether the range is finished. The loader keeps the
@@ -24,9 +27,11 @@ must still read; the next sync reads exactly those ranges.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import queue
 import threading
-from collections.abc import Generator
+import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +44,7 @@ from klaviyo_connector.reports.base import (
 )
 
 if TYPE_CHECKING:
+    from klaviyo_connector.client.jsonapi import Page
     from klaviyo_connector.sync.context import RunContext, TableRun
 
 SECOND = dt.timedelta(seconds=1)
@@ -148,6 +154,9 @@ class RangeReader:
     # The upper end a filter may carry: None once it would lie after the run's
     # start (what Klaviyo holds then is read, and checked against `stop`).
     latest: dt.datetime | None = None
+    # Requests a second the endpoint allows in a burst.
+    rate: float = 75.0
+    _page_seconds: float | None = None  # a page's wait, smoothed
     _slices: dict[int, _Slice] = field(default_factory=dict)
     _pending: list[int] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -281,6 +290,8 @@ class RangeReader:
         return None
 
     def _split(self, running: list[_Slice]) -> _Slice | None:
+        if len(running) >= self._chains_wanted():
+            return None
         longest = max(running, key=lambda p: p.pages_left(self.horizon))
         if longest.pages_left(self.horizon) < MIN_SPLIT_PAGES:
             return None
@@ -300,8 +311,27 @@ class RangeReader:
         condition = _filter(report, piece.lower, piece.upper)
         if condition:
             params["filter"] = condition
-        variant = report.variants[0]
-        for page in client.paginate(report.endpoint, params):
+        pages = client.paginate(report.endpoint, params)
+        try:
+            return self._follow(piece, pages, out)
+        finally:  # a chain that stops early lets go of its connection
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    def _follow(
+        self,
+        piece: _Slice,
+        pages: Iterator[Page],
+        out: queue.Queue[SlicePage | BaseException | None],
+    ) -> bool:
+        report, variant = self.report, self.report.variants[0]
+        while True:
+            began = time.monotonic()
+            page = next(pages, None)
+            if page is None:
+                return True
+            self._timed(time.monotonic() - began)
             included = index_included(page.included)
             rows = [report.to_row(resource, included) for resource in page.data]
             for row in rows:
@@ -332,7 +362,20 @@ class RangeReader:
             self.run.step()
             if mark.finished:
                 return True
-        return True
+
+    def _timed(self, seconds: float) -> None:
+        with self._lock:
+            last = self._page_seconds
+            self._page_seconds = seconds if last is None else 0.8 * last + 0.2 * seconds
+
+    def _chains_wanted(self) -> int:
+        """Chains that keep the endpoint's burst rate busy: as many as pages
+        arrive during one page's wait (Little's law), with a margin. A server
+        that answers at once needs two or three, not `readers` threads
+        contending for the interpreter."""
+        if self._page_seconds is None:
+            return 2
+        return math.ceil(self.rate * self._page_seconds * 1.25) + 1
 
 
 def _lower_key(each: Range) -> dt.datetime:
