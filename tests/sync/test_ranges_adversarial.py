@@ -109,6 +109,17 @@ def _stop_after(rows: int, cancel: threading.Event) -> Any:
     return on_progress
 
 
+def _interrupted_after_2000(cfg: Any, sandbox: RecordingSandbox) -> Any:
+    """A ranged sync on slow pages, stopped once 2000 profiles are committed."""
+    sandbox.faults.add("slow", delay=0.03, count=None, path="/api/profiles")
+    cancel = threading.Event()
+    first = run_sync(
+        cfg, RunRequest(tables=("profile",)), _stop_after(2000, cancel), cancel=cancel
+    )
+    assert first.interrupted, first.tables
+    return first
+
+
 def _reader_threads() -> list[threading.Thread]:
     return [
         t
@@ -409,15 +420,7 @@ def test_one_reader_resumes_every_range_a_wider_sync_left(tmp_path: Path) -> Non
     sandbox = RecordingSandbox(small(profiles=PROFILES))
     with serve(sandbox) as running:
         cfg = config(running, tmp_path, profile_readers=6, profile_chunk_rows=1000)
-        sandbox.faults.add("slow", delay=0.03, count=None, path="/api/profiles")
-        cancel = threading.Event()
-        first = run_sync(
-            cfg,
-            RunRequest(tables=("profile",)),
-            _stop_after(2000, cancel),
-            cancel=cancel,
-        )
-        assert first.interrupted, first.tables
+        first = _interrupted_after_2000(cfg, sandbox)
         ranges = parse_ranges(_states(cfg)[-1]["resume_ranges"])
         assert ranges is not None
         assert len(ranges) >= 2, ranges
@@ -521,15 +524,7 @@ def test_edits_between_an_interrupted_sync_and_its_resume_are_not_skipped(
     sandbox = RecordingSandbox(small(profiles=PROFILES))
     with serve(sandbox) as running:
         cfg = config(running, tmp_path, profile_readers=6, profile_chunk_rows=1000)
-        sandbox.faults.add("slow", delay=0.03, count=None, path="/api/profiles")
-        cancel = threading.Event()
-        first = run_sync(
-            cfg,
-            RunRequest(tables=("profile",)),
-            _stop_after(2000, cancel),
-            cancel=cancel,
-        )
-        assert first.interrupted, first.tables
+        _interrupted_after_2000(cfg, sandbox)
         sandbox.faults.clear()
         sandbox.mutate(share=0.2)
         assert _sync(cfg, lookback_days=0).status == RunStatus.SUCCEEDED

@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class _Item(Generic[T]):
     value: T
 
 
-def _offer(buffer: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+def offer(buffer: queue.Queue[Any], item: object, stop: threading.Event) -> bool:
     """Put `item` once there is room; False when the consumer has stopped."""
     while not stop.is_set():
         try:
@@ -48,11 +48,11 @@ def _produce(
 ) -> None:
     try:
         for value in items:
-            if not _offer(buffer, _Item(value), stop):
+            if not offer(buffer, _Item(value), stop):
                 return
-        _offer(buffer, _End(), stop)
+        offer(buffer, _End(), stop)
     except BaseException as exc:  # handed to the consumer, which raises it
-        _offer(buffer, _End(exc), stop)
+        offer(buffer, _End(exc), stop)
     finally:
         close = getattr(items, "close", None)
         if close is not None:

@@ -42,6 +42,8 @@ from klaviyo_connector.reports.base import (
     format_filter_time,
     index_included,
 )
+from klaviyo_connector.sync.prefetch import offer
+from klaviyo_connector.sync.windows import BOUNDARY, all_of
 
 if TYPE_CHECKING:
     from klaviyo_connector.client.jsonapi import Page
@@ -127,13 +129,11 @@ def _filter(
     field_name = report.cursor_field
     conditions = list(report.variants[0].conditions)
     if lower is not None:
-        since = format_filter_time(lower - SECOND)
+        since = format_filter_time(lower - BOUNDARY)
         conditions.append(f"greater-than({field_name},{since})")
     if upper is not None:
         conditions.append(f"less-than({field_name},{format_filter_time(upper)})")
-    if not conditions:
-        return None
-    return conditions[0] if len(conditions) == 1 else f"and({','.join(conditions)})"
+    return all_of(conditions)
 
 
 @dataclass
@@ -254,13 +254,7 @@ class RangeReader:
         out: queue.Queue[SlicePage | BaseException | None],
         item: SlicePage | BaseException | None,
     ) -> bool:
-        while not self._closing.is_set():
-            try:
-                out.put(item, timeout=_WAIT_SECONDS * 2)
-            except queue.Full:
-                continue
-            return True
-        return False
+        return offer(out, item, self._closing)
 
     def _reader(self, out: queue.Queue[SlicePage | BaseException | None]) -> None:
         try:

@@ -88,6 +88,11 @@ def dimension_filter(
         until = None
     if strict and until is not None and report.upper_bound:
         conditions.append(f"less-than({field},{format_filter_time(until)})")
+    return all_of(conditions)
+
+
+def all_of(conditions: list[str]) -> str | None:
+    """Klaviyo's `filter` for every condition at once: one alone, or and(...)."""
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else f"and({','.join(conditions)})"
