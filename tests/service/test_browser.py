@@ -120,7 +120,11 @@ def connect(page, name: str, key: str) -> None:
 
 
 def run_row(page, kind: str):
-    return page.locator("table.runs tbody tr", has_text=kind).first
+    """The newest run of this kind, pinned by its id: with a short sync period
+    newer runs keep arriving above it, and the test follows this one."""
+    newest = page.locator("table.runs tbody tr", has_text=kind).first
+    expect(newest).to_have_attribute("data-run", re.compile(r"^\d+$"))
+    return page.locator(f"#run-{newest.get_attribute('data-run')}")
 
 
 def settled(page) -> None:
