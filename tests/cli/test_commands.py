@@ -455,3 +455,14 @@ def test_sandbox_and_serve_are_registered(cli: CliRunner) -> None:
     for command in ("sandbox", "serve"):
         result = cli.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "command", ["check", "sync", "backfill", "demo", "sandbox", "serve"]
+)
+def test_help_offers_no_shell_completion_options(cli: CliRunner, command: str) -> None:
+    """Completion would install into the user's shell rc: not ours to offer."""
+    result = cli.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--install-completion" not in result.output
+    assert "--show-completion" not in result.output

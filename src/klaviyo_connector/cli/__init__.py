@@ -67,7 +67,7 @@ class LazyGroup(TyperGroup):
             function = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError):
             return None
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)
         single.command(cmd_name, cls=Command)(function)
         return typer.main.get_command(single)
 
