@@ -40,3 +40,39 @@ def test_restored_when_the_run_fails(thresholds: tuple[int, int, int]) -> None:
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("boom")
     assert gc.get_threshold() == thresholds
+
+
+FREEZE_PROBE = """
+import gc
+from klaviyo_connector.sync.collector import freeze_startup
+import dlt, duckdb, pyarrow
+freeze_startup()
+frozen = gc.get_freeze_count()
+freeze_startup()  # a second run in the same process freezes nothing more
+again = gc.get_freeze_count()
+
+class Node:
+    pass
+
+import weakref
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made after the freeze is still collected
+gone = weakref.ref(a)
+del a, b
+gc.collect()
+print(frozen, again, gone() is None, len(gc.get_objects()))
+"""
+
+
+def test_startup_objects_are_frozen_once_and_later_cycles_still_collected() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE], capture_output=True, text=True, check=True
+    )
+    frozen, again, collected, walked = done.stdout.split()
+    assert int(frozen) > 50_000, "the loading libraries' objects were not frozen"
+    assert again == frozen
+    assert collected == "True"
+    assert int(walked) < int(frozen) // 10, "a full collection still walks them"

@@ -35,6 +35,7 @@ from klaviyo_connector.sync.check import (
     require_private_key,
     scope_advice,
 )
+from klaviyo_connector.sync.collector import freeze_startup
 from klaviyo_connector.sync.context import Cancelled, RunContext, TableRun
 from klaviyo_connector.sync.dimension import DimensionSync
 from klaviyo_connector.sync.models import (
@@ -195,6 +196,7 @@ def _check_key(client: KlaviyoClient) -> dict[str, Any] | None:
 
 def _open_warehouse(cfg: SyncConfig, request: RunRequest) -> tuple[Warehouse, dict]:
     warehouse = Warehouse(cfg)
+    freeze_startup()  # dlt, DuckDB and pyarrow are loaded by now
     try:
         warehouse.prepare()
         cursors = {} if request.kind == RunKind.HISTORICAL else warehouse.cursors()
