@@ -65,12 +65,13 @@ class Served:
         except httpx.TransportError:
             return False
 
-    def kill(self) -> None:
+    def kill(self, how: signal.Signals = signal.SIGKILL, wait: float = 10) -> int:
         self.api.close()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.proc.send_signal(how)
+        code = self.proc.wait(wait)
         self.proc.stdout.close()
         self.log.close()
+        return code
 
 
 def test_restart_keeps_schedules_and_marks_cut_off_runs(tmp_path, own_sandbox):
@@ -211,5 +212,61 @@ def test_the_sync_after_a_restart_resumes_after_the_last_commit(tmp_path):
     left = PROFILES - 2 * CHUNK
     assert left <= profile["rows"] < left + 10, profile
     assert profile["requests"] == math.ceil(profile["rows"] / PAGE) < 10, profile
+    ids = _profile_ids(data)
+    assert len(ids) == len(set(ids)) == PROFILES
+
+
+def _runs_on_record(data: Path) -> list[tuple[str, str | None, bool]]:
+    """Status, error and whether it finished, read from the service's database."""
+    import sqlite3
+
+    with sqlite3.connect(data / "connector.db") as db:
+        rows = db.execute(
+            "SELECT status, error, finished_at IS NOT NULL FROM run ORDER BY id"
+        ).fetchall()
+    return [(status, error, bool(done)) for status, error, done in rows]
+
+
+def test_a_stopped_service_ends_its_run_itself_and_the_next_sync_resumes(tmp_path):
+    """SIGTERM (what a service manager sends): the running sync stops at its
+    next page, keeps its committed chunks and is recorded interrupted by the
+    stopping process itself, before it exits."""
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    with serve_in_thread(sandbox_config(profiles=PROFILES), port=0) as sandbox:
+        faults = sandbox.sandbox.faults
+        env = {"KLAVIYO_PROFILE_CHUNK_ROWS": str(CHUNK)}
+        first = Served(data, sandbox.base_url, log, **env)
+        try:
+            body = {"name": "Shop", "api_key": sandbox.api_key, "tables": ["profile"]}
+            conn = first.api.post("/api/connections", json=body).json()
+            # Pages 1-4 answer at once (two chunks committed); later ones crawl.
+            faults.add("slow", delay=2, count=None, path="/api/profiles*", after=4)
+            first.api.post(f"/api/connections/{conn['id']}/sync")
+            wait_for(lambda: _committed_chunks(data) >= 2, timeout=60)
+        finally:
+            code = first.kill(signal.SIGTERM, wait=60)
+        faults.clear()
+        # uvicorn finishes its shutdown, then ends as the signal asked.
+        assert code == -signal.SIGTERM, log.read_text()[-2000:]
+        assert _runs_on_record(data) == [
+            ("interrupted", "The service stopped during this run.", True)
+        ]
+        kept = len(_profile_ids(data))
+        assert 2 * CHUNK <= kept < PROFILES
+        second = Served(data, sandbox.base_url, log, **env)
+        try:
+            resumed = second.api.post(f"/api/connections/{conn['id']}/sync").json()
+            done = wait_for(
+                lambda: (
+                    (r := second.api.get(f"/api/runs/{resumed['id']}").json())["status"]
+                    not in ("queued", "running")
+                    and r
+                ),
+                timeout=60,
+            )
+        finally:
+            second.kill()
+    assert done["status"] == "succeeded", done
+    assert done["tables"]["profile"]["requests"] < PROFILES // PAGE, done
     ids = _profile_ids(data)
     assert len(ids) == len(set(ids)) == PROFILES

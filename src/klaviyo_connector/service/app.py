@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 FAVICON = "/static/favicon.svg"
 DOCS_ASSETS = "/docs-assets"
+STOP_SECONDS = 30.0  # how long a stop waits for running syncs to wind down
 
 
 def build_service(settings: ServiceSettings, execute: Execute | None = None) -> Service:
@@ -56,8 +58,11 @@ def build_service(settings: ServiceSettings, execute: Execute | None = None) -> 
     ensure_private_dir(settings.data_dir)
     db = Database(settings.db_path)
     vault = Vault.open(settings.data_dir, settings.secret)
+    stopping = threading.Event()
     if execute is None:
-        execute = functools.partial(engine.execute, vault=vault, settings=settings)
+        execute = functools.partial(
+            engine.execute, vault=vault, settings=settings, cancel=stopping
+        )
 
     def secret_of(conn: Connection) -> str:
         # A key that cannot be decrypted cannot leak into a run record either.
@@ -67,7 +72,7 @@ def build_service(settings: ServiceSettings, execute: Execute | None = None) -> 
             else ""
         )
 
-    queue = RunQueue(db, execute, secret_of, settings.max_parallel_runs)
+    queue = RunQueue(db, execute, secret_of, settings.max_parallel_runs, stopping)
     interrupted = mark_interrupted(db)
     if interrupted:
         log.info(
@@ -97,6 +102,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         service.autosync.shutdown()
+        # Running syncs stop at their next page and keep what they committed;
+        # left to the process's exit they would die mid-load.
+        service.queue.stop(STOP_SECONDS)
 
 
 def _not_signed_in(request: Request, _exc: Exception) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -158,14 +159,18 @@ def execute(
     *,
     vault: Vault,
     settings: ServiceSettings,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
-    """Runs one sync through the engine; a config problem becomes a failed result."""
+    """Runs one sync through the engine; a config problem becomes a failed result.
+    Setting `cancel` (the service stopping) ends the sync at its next page."""
     from klaviyo_connector.sync.engine import run_sync
 
     started = dt.datetime.now(dt.UTC)
     try:
         ensure_private_dir(settings.warehouse_dir)
-        return run_sync(sync_config(conn, vault, settings), request, progress)
+        return run_sync(
+            sync_config(conn, vault, settings), request, progress, cancel=cancel
+        )
     except ConnectorError as exc:
         return RunResult(request, started, dt.datetime.now(dt.UTC), error=str(exc))
 

@@ -109,10 +109,14 @@ class RunQueue:
         execute: Execute,
         secret_of: Callable[[Connection], str],
         max_parallel: int = 2,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._db = db
         self._execute = execute
         self._secret_of = secret_of
+        # Set when the service stops: the engine's runs watch it (the real
+        # engine is handed the same event) and no queued run starts after it.
+        self.stopping = stopping or threading.Event()
         self._slots = threading.BoundedSemaphore(max_parallel)
         self._lock = threading.Lock()
         self._pending: dict[int, deque[int]] = {}
@@ -152,6 +156,18 @@ class RunQueue:
     def is_busy(self, connection_id: int) -> bool:
         with self._lock:
             return connection_id in self._workers
+
+    def stop(self, timeout: float) -> bool:
+        """Stops the running syncs at their next page, waits up to `timeout`
+        for them to record how far they got, and marks whatever is left
+        (queued runs, or a run that did not stop in time) interrupted, each
+        saying what to do next. True when every run stopped in time."""
+        self.stopping.set()
+        stopped = self.wait_idle(timeout)
+        left = mark_interrupted(self._db)
+        if left:
+            log.info("%s run(s) cut off by the stop: marked interrupted", left)
+        return stopped
 
     def wait_idle(self, timeout: float) -> bool:
         """Waits for every worker to finish (tests, shutdown)."""
@@ -199,7 +215,7 @@ class RunQueue:
     def _next(self, connection_id: int) -> int | None:
         with self._lock:
             pending = self._pending.get(connection_id)
-            if pending:
+            if pending and not self.stopping.is_set():
                 run_id = pending.popleft()
                 self._running[connection_id] = run_id
                 return run_id
@@ -248,6 +264,9 @@ class RunQueue:
             if run is None:
                 return
             summarize(run, result, self._secret_of(conn))
+            if result.interrupted and self.stopping.is_set():
+                run.status = "interrupted"
+                run.error, run.fix = interruption(run, started=True)
             log.info(
                 "run %s finished %s: %s rows, %s requests, %.1f s",
                 run_id,
@@ -289,15 +308,15 @@ def mark_interrupted(db: Database) -> int:
     with db.session() as s:
         runs = s.scalars(select(Run).where(Run.status.in_(ACTIVE))).all()
         for run in runs:
-            run.error, run.fix = interruption(run)
+            run.error, run.fix = interruption(run, started=run.status == "running")
             run.status = "interrupted"
             run.finished_at = utcnow()
         return len(runs)
 
 
-def interruption(run: Run) -> tuple[str, str]:
+def interruption(run: Run, started: bool) -> tuple[str, str]:
     """What a run cut off by a stop says: what happened, and what to do."""
-    if run.status == "running":
+    if started:
         error = "The service stopped during this run."
     else:
         error = "The service stopped before this run started."
