@@ -253,11 +253,22 @@ def test_custom_timeframes_are_read_in_the_account_timezone(
     wall = {"start": f"{send:%Y-%m-%dT%H}:00:00Z", "end": f"{send:%Y-%m-%dT%H}:59:59Z"}
     utc_reading = api.post(PATH, json=body(metric, timeframe=wall)).json()
     local = send.astimezone(ZoneInfo("America/New_York"))
-    local_wall = {
-        "start": f"{local:%Y-%m-%dT%H}:00:00+00:00",
-        "end": f"{local:%Y-%m-%dT%H}:59:59+00:00",
-    }
-    local_reading = api.post(PATH, json=body(metric, timeframe=local_wall)).json()
+    # New York's wall clock under any offset (its own is what the connector
+    # sends) names the same hour.
+    offsets = ("+00:00", f"{local:%z}"[:3] + ":00", "+05:00", "Z")
+    local_readings = [
+        api.post(
+            PATH,
+            json=body(
+                metric,
+                timeframe={
+                    "start": f"{local:%Y-%m-%dT%H}:00:00{offset}",
+                    "end": f"{local:%Y-%m-%dT%H}:59:59{offset}",
+                },
+            ),
+        ).json()
+        for offset in offsets
+    ]
 
     def campaigns(document: dict[str, Any]) -> set[str]:
         results = document["data"]["attributes"]["results"]
@@ -269,7 +280,8 @@ def test_custom_timeframes_are_read_in_the_account_timezone(
         if c["attributes"]["send_time"]
         and datetime.fromisoformat(c["attributes"]["send_time"]) == sends[-1]
     }
-    assert sent_then & campaigns(local_reading)
+    for offset, reading in zip(offsets, local_readings, strict=True):
+        assert sent_then & campaigns(reading), offset
     assert not sent_then & campaigns(utc_reading)
 
 

@@ -60,6 +60,21 @@ def test_steady_window_throttles_after_its_minute_quota() -> None:
     assert allowed_again.headers["RateLimit-Remaining"] == "9"
 
 
+def test_when_two_windows_are_spent_the_headers_name_the_longer_wait() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    report = Tier(burst=1, steady=2)
+    assert limiter.check(("report",), report).headers["RateLimit-Reset"] == "1"
+    clock.now += 1.0
+    second = limiter.check(("report",), report).headers
+    # Both the second and the minute are spent; only the minute's reset is
+    # safe to wait for.
+    assert second["RateLimit-Remaining"] == "0"
+    assert second["RateLimit-Reset"] == "59"
+    clock.now += 59.0
+    assert limiter.check(("report",), report).allowed
+
+
 def test_daily_cap_and_time_scale() -> None:
     clock = FakeClock()
     limiter = RateLimiter(time_scale=60, clock=clock)

@@ -172,18 +172,23 @@ def parse(text: str) -> list[Call]:
 
 def parse_datetime(text: str) -> datetime:
     """A bare ISO-8601 datetime (or date) from a filter; naive means UTC."""
+    value = parse_wall_clock(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_wall_clock(text: str) -> datetime:
+    """An ISO-8601 datetime (or date) as written, with its offset if it has one."""
     if _SPACE_OFFSET.match(text):
         raise FilterError(
             f"Invalid date-time '{text}': the '+' of its UTC offset arrived as a "
             "space. Send it URL-encoded as %2B, or use 'Z'."
         )
     try:
-        value = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         raise FilterError(f"'{text}' is not a valid date-time.") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _scalar(raw: RawValue, field: str, rule: FilterRule) -> Any:

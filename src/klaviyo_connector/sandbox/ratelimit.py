@@ -86,7 +86,9 @@ class RateLimiter:
                 return Decision(False, {}, retry_after=max(1, math.ceil(wait)))
             for window in windows:
                 window.used += 1
-            tightest = min(windows, key=lambda w: w.remaining())
+            # On a tie the longer wait is the one a client must honour: a
+            # spent minute outlasts a spent second.
+            tightest = min(windows, key=lambda w: (w.remaining(), -w.resets_in(now)))
             headers = {
                 "RateLimit-Limit": _limit_header(windows, tightest),
                 "RateLimit-Remaining": str(tightest.remaining()),

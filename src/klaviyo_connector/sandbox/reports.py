@@ -13,7 +13,7 @@ import orjson
 from klaviyo_connector.sandbox.endpoints import Context
 from klaviyo_connector.sandbox.filters import (
     FilterError,
-    parse_datetime,
+    parse_wall_clock,
     report_conditions,
 )
 from klaviyo_connector.sandbox.responses import ApiError, error_object, invalid
@@ -123,8 +123,8 @@ def _custom(raw: dict[str, Any], zone: tzinfo) -> tuple[datetime, datetime]:
     clock times in the account's timezone."""
     pointer = f"{_ATTRS}/timeframe"
     try:
-        start = parse_datetime(str(raw["start"])).replace(tzinfo=zone)
-        end = parse_datetime(str(raw["end"])).replace(tzinfo=zone)
+        start = parse_wall_clock(str(raw["start"])).replace(tzinfo=zone)
+        end = parse_wall_clock(str(raw["end"])).replace(tzinfo=zone)
     except (KeyError, FilterError):
         raise invalid(
             "'timeframe' needs a valid 'key', or 'start' and 'end' date-times.",
