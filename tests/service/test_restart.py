@@ -149,6 +149,66 @@ def test_restart_keeps_schedules_and_marks_cut_off_runs(tmp_path, own_sandbox):
     assert link.split("token=")[1] not in text
 
 
+def _serve_beside(
+    data: Path, port: int, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
+    env = os.environ | env_vars
+    env.pop("KLAVIYO_CONNECTOR_SECRET", None)
+    command = ["serve", "--port", str(port), "--data-dir", str(data)]
+    return subprocess.run(
+        [sys.executable, "-m", "klaviyo_connector", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_a_second_service_on_the_same_data_leaves_the_first_alone(
+    tmp_path, own_sandbox
+):
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    first = Served(data, own_sandbox.base_url, log)
+    try:
+        body = {"name": "Shop", "api_key": own_sandbox.api_key, "tables": ["list"]}
+        conn = first.api.post("/api/connections", json=body).json()
+        own_sandbox.sandbox.faults.add("slow", delay=30, count=None, path="/api/lists*")
+        run = first.api.post(f"/api/connections/{conn['id']}/sync").json()
+        running = f"/api/runs/{run['id']}"
+        wait_for(lambda: first.api.get(running).json()["status"] == "running")
+        second = _serve_beside(
+            data, _free_port(), KLAVIYO_BASE_URL=own_sandbox.base_url
+        )
+        assert (second.returncode, second.stdout) == (2, ""), "no sign-in link"
+        assert second.stderr == (
+            f"Error: another klaviyo-connector serve is using {data} "
+            f"(pid {first.proc.pid}); stop it first, or pick another --data-dir\n"
+        )
+        assert first.api.get(running).json()["status"] == "running"
+        assert (
+            first.api.get(f"/api/connections/{conn['id']}/runs").json()[0]["id"]
+            == run["id"]
+        ), "the second service queued nothing"
+    finally:
+        first.kill()
+        own_sandbox.sandbox.faults.clear()
+
+
+def test_a_taken_port_is_refused_before_anything_is_built(tmp_path):
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _serve_beside(data, port)
+    assert (done.returncode, done.stdout) == (2, ""), "no sign-in link"
+    assert done.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: address already in use; "
+        "pick another --port\n"
+    )
+    assert not (data / "connector.db").exists(), "no state was touched"
+
+
 PROFILES = 1000  # ten pages
 CHUNK = 200  # profiles per commit: two pages
 PAGE = 100

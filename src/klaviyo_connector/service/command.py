@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
 import re
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from klaviyo_connector.keys import RedactingFilter, redact
 
 from .settings import ServiceSettings
+from .startup import CannotStart, listen, lock_data_dir
+
+log = logging.getLogger(__name__)
 
 _TOKEN_IN_URL = re.compile(r"token=[^&\s\"]+")
 QUIET_LIBRARIES = ("httpx", "httpcore")
@@ -100,8 +105,6 @@ def serve_command(
     Klaviyo keys are stored encrypted with data-dir/secret.key, or with
     KLAVIYO_CONNECTOR_SECRET when that is set.
     """
-    import uvicorn
-
     from .app import create_app
 
     try:
@@ -119,15 +122,41 @@ def serve_command(
     # Everything the service writes (state, DuckDB files, dlt's working folders)
     # is for its owner only; set before any thread starts.
     os.umask(0o077)
-    app = create_app(settings)
+    try:
+        # Both before the app is built: building it marks the folder's
+        # unfinished runs interrupted, which must never hit another service's.
+        lock = lock_data_dir(settings.data_dir)
+        sock = listen(host, port)
+    except CannotStart as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with lock, sock:
+        app = create_app(settings)
+        _announce(app, settings)
+        _run(app, settings, sock)
+
+
+def _announce(app: Any, settings: ServiceSettings) -> None:
     token = app.state.service.auth.issue_link()
     typer.echo(f"Sign in (link works once): {settings.signin_url(token)}")
     typer.echo(f"API token for scripts: {app.state.service.auth.api_token_path}")
-    if not _is_loopback(host):
+    if not _is_loopback(settings.host):
         typer.secho(
-            f"Listening on {host}: other machines can reach the sign-in page. "
-            "Put it behind HTTPS before using it over a network.",
+            f"Listening on {settings.host}: other machines can reach the sign-in "
+            "page. Put it behind HTTPS before using it over a network.",
             fg=typer.colors.YELLOW,
             err=True,
         )
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True)
+
+
+def _run(app: Any, settings: ServiceSettings, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=True
+    )
+    # Handed a socket, uvicorn does not say where it listens.
+    log.info("Listening on http://%s:%s", settings.host, settings.port)
+    # uvicorn raises Ctrl-C again once it has shut down cleanly.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])
