@@ -15,9 +15,11 @@ from tests.service.support import (
 )
 
 
-def _connect(client, key, name="Main store"):
+def _connect(client, key, name="Main store", **kw):
     return client.post(
-        "/connect", data={"csrf_token": client.csrf, "name": name, "api_key": key}
+        "/connect",
+        data={"csrf_token": client.csrf, "name": name, "api_key": key},
+        **kw,
     )
 
 
@@ -159,6 +161,47 @@ def test_bad_settings_are_explained_and_kept_for_correction(client, sandbox):
 
 def test_two_accounts_get_their_own_dataset(client, sandbox):
     _connect(client, sandbox.api_key, "Shop")
-    _connect(client, sandbox.api_key, "Shop")
+    _connect(client, sandbox.api_key, "Shop!")
     datasets = sorted(c["dataset"] for c in _connections(client))
     assert datasets == ["klaviyo_shop", "klaviyo_shop_2"]
+
+
+def test_the_connect_result_is_a_page_of_its_own_so_a_reload_posts_nothing(
+    client, sandbox
+):
+    posted = _connect(client, sandbox.api_key, follow_redirects=False)
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/connections/1/setup/connected"
+    for _reload in range(2):
+        page = client.get(posted.headers["location"])
+        assert "Connected to <strong>Aurora Outfitters Ltd.</strong>" in page.text
+        assert page.text.count("all scopes present") == 5
+        assert 'href="/connections/1/setup/tables">Continue</a>' in page.text
+    assert [c["name"] for c in _connections(client)] == ["Main store"]
+
+
+def test_a_second_connection_by_the_same_name_is_refused(client, sandbox):
+    _connect(client, sandbox.api_key, "Main store")
+    again = _connect(client, sandbox.api_key, "  main   STORE ")
+    assert again.status_code == 400
+    assert (
+        'A connection called "Main store" already exists: open it from the '
+        "dashboard, or give this one another name."
+    ) in again.text.replace("&#34;", '"')
+    assert len(_connections(client)) == 1
+    headers = {"X-CSRF-Token": client.csrf}
+    body = {"name": "Main Store", "api_key": sandbox.api_key}
+    api = client.post("/api/connections", json=body, headers=headers)
+    assert (api.status_code, api.json()["detail"]) == (
+        409,
+        'A connection called "Main store" already exists: open it from the '
+        "dashboard, or give this one another name.",
+    )
+    other = client.post(
+        "/api/connections", json=body | {"name": "Outlet"}, headers=headers
+    ).json()
+    renamed = client.patch(
+        f"/api/connections/{other['id']}", json={"name": "main store"}, headers=headers
+    )
+    assert renamed.status_code == 409
+    assert [c["name"] for c in _connections(client)] == ["Main store", "Outlet"]

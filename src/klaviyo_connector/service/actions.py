@@ -42,9 +42,23 @@ def check(service: Service, api_key: str) -> CheckSummary:
     return check_key(ApiKey(api_key), service.settings.klaviyo_base_url)
 
 
-def create(service: Service, name: str, api_key: str, summary: CheckSummary) -> int:
+def check_name(service: Service, name: str, connection_id: int | None = None) -> None:
+    """Refuses an empty name, or one another connection has: two cards called
+    the same cannot be told apart (a form posted twice would make them)."""
     if not name.strip():
         raise ActionError("Give the connection a name.")
+    with service.db.session() as s:
+        taken = store.named(s, name, other_than=connection_id)
+    if taken is not None:
+        raise ActionError(
+            f'A connection called "{taken}" already exists: open it from the '
+            "dashboard, or give this one another name.",
+            409,
+        )
+
+
+def create(service: Service, name: str, api_key: str, summary: CheckSummary) -> int:
+    check_name(service, name)
     with service.db.session() as s:
         conn = store.create(
             s,
@@ -96,6 +110,8 @@ def save_settings(
     """Stores the settings (credentials encrypted) and reschedules auto-sync."""
     if settings.sync_period == "seconds" and not service.settings.allow_seconds_period:
         raise ActionError("The 'every N seconds' period is not enabled on this server.")
+    if name is not None and name.strip():
+        check_name(service, name, connection_id)
     with service.db.session() as s:
         conn = s.get(Connection, connection_id)
         if conn is None:

@@ -140,6 +140,18 @@ def current_settings(conn: Connection) -> SyncSettings:
     )
 
 
+def _same_name(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def named(session: Session, name: str, other_than: int | None = None) -> str | None:
+    """The name of another connection called `name` (case and spaces aside)."""
+    for conn in all_connections(session):
+        if conn.id != other_than and _same_name(conn.name) == _same_name(name):
+            return conn.name
+    return None
+
+
 def all_connections(session: Session) -> list[Connection]:
     return list(session.scalars(select(Connection).order_by(Connection.name)).all())
 

@@ -54,8 +54,12 @@ async def check_key(body: KeyIn, request: Request) -> CheckOut:
 async def create_connection(body: ConnectionIn, request: Request) -> ConnectionOut:
     """Validates the key, then stores the connection with its settings."""
     service = service_of(request)
-    summary = await _check(service, body.api_key)
-    connection_id = actions.create(service, body.name, body.api_key, summary)
+    try:
+        actions.check_name(service, body.name)
+        summary = await _check(service, body.api_key)
+        connection_id = actions.create(service, body.name, body.api_key, summary)
+    except actions.ActionError as exc:
+        raise http_error(exc) from None
     try:
         if body.tables is not None:
             actions.save_tables(service, connection_id, body.tables)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -39,19 +40,22 @@ async def connect(request: Request) -> Response:
     name = str(form.get("name", "")).strip()
     key = str(form.get("api_key", "")).strip()
     service = service_of(request)
-    error = None if name else "Give the connection a name."
-    if error is None:
-        try:
-            summary = actions.check(service, key)
-        except CheckFailed as exc:
-            error = exc.message
-    if error is not None:
+    try:
+        actions.check_name(service, name)
+        summary = await run_in_threadpool(actions.check, service, key)
+        connection_id = actions.create(service, name, key, summary)
+    except (actions.ActionError, CheckFailed) as exc:
         # The key is never sent back: the user pastes it again.
-        return _connect_page(request, 400, name=name, error=error, conn=None)
-    connection_id = actions.create(service, name, key, summary)
-    with service.db.session() as s:
+        return _connect_page(request, 400, name=name, error=exc.message, conn=None)
+    # A redirect, so reloading the result page cannot post the key again.
+    return RedirectResponse(f"/connections/{connection_id}/setup/connected", 303)
+
+
+@router.get("/connections/{connection_id}/setup/connected")
+def connected_page(request: Request, connection_id: int) -> Response:
+    with service_of(request).db.session() as s:
         conn = connection_or_404(s, connection_id)
-    return _connect_page(request, name=name, error=None, conn=conn)
+    return _connect_page(request, name=conn.name, error=None, conn=conn)
 
 
 @router.get("/connections/{connection_id}/setup/tables")
