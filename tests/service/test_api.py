@@ -126,14 +126,18 @@ def test_sync_now_loads_rows_per_table(api, sandbox):
     assert run["tables"]["profile"]["rows"] == 300
     assert run["tables"]["list"]["rows"] > 0
     assert run["requests"] == sum(t["requests"] for t in run["tables"].values())
-    window = dt.datetime.fromisoformat(run["window_end"]) - dt.datetime.fromisoformat(
-        run["window_start"]
-    )
-    assert window == dt.timedelta(days=14)
+    # The first sync has no cursor: every table is read from the beginning.
+    assert (run["window_start"], run["full_history_tables"]) == (None, list(TABLES))
+    assert run["window_label"][0] == "full history"
     conn = api.get(f"/api/connections/{cid}").json()
     assert (conn["health"], conn["last_status"]) == ("paused", "succeeded")
+    again = wait_run(api, api.post(f"/api/connections/{cid}/sync").json()["id"])
+    window = dt.datetime.fromisoformat(again["window_end"]) - dt.datetime.fromisoformat(
+        again["window_start"]
+    )
+    assert (window, again["full_history_tables"]) == (dt.timedelta(days=14), [])
     runs = api.get(f"/api/connections/{cid}/runs").json()
-    assert [r["id"] for r in runs] == [run["id"]]
+    assert [r["id"] for r in runs] == [again["id"], run["id"]]
 
 
 def _email_rates_in(duckdb_file: str, dataset: str) -> list[tuple[str, float]]:

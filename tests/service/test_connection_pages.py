@@ -63,7 +63,8 @@ def test_sync_now_then_rows_per_table_in_the_history(client, sandbox):
 def test_historical_tab_launches_a_recovery(client, sandbox):
     cid = _setup(client, sandbox.api_key, tables=["campaign"])
     tab = client.get(f"/connections/{cid}?tab=historical").text
-    assert 'name="start"' in tab
+    assert 'From (UTC) <input type="date" name="start"' in tab
+    assert 'To (UTC, included) <input type="date" name="end"' in tab
     assert 'id="launch-historical"' in tab
     launched = _post(
         client, f"/connections/{cid}/historical", start="2026-02-01", end="2026-02-28"
@@ -72,8 +73,41 @@ def test_historical_tab_launches_a_recovery(client, sandbox):
     run = wait_run(client, 1)
     assert (run["kind"], run["status"]) == ("historical", "succeeded")
     row = _row(client.get(f"/connections/{cid}").text, 1)
-    assert "2026-02-01 00:00 UTC" in row
-    assert "2026-03-01 00:00 UTC" in row
+    assert _window(row) == ["2026-02-01", "→ 2026-02-28 (UTC)"]
+
+
+def _window(row: str) -> list[str]:
+    """The lines of a history row's window cell."""
+    cell = re.search(r'data-field="window"><small>(.*?)</small>', row, re.S)
+    assert cell, row
+    return cell.group(1).split("<br>")
+
+
+def test_the_history_names_what_a_sync_read_from_the_beginning(client, sandbox):
+    stats = "campaign_performance_stats"
+    cid = _setup(client, sandbox.api_key, tables=["list", stats])
+    _post(client, f"/connections/{cid}/sync")
+    first = wait_run(client, 1)
+    end = f"→ {_shown(first['window_end'])}"
+    shown = _window(_row(client.get(f"/connections/{cid}").text, 1))
+    assert shown == ["full history", end, "campaign stats: last 730 days"]
+    _post(
+        client,
+        f"/connections/{cid}/settings",
+        name="Main store",
+        tables=["list", "segment", stats],
+        sync_period="24h",
+        lookback_days="14",
+        destination="duckdb",
+    )
+    _post(client, f"/connections/{cid}/sync")
+    second = wait_run(client, 2)
+    shown = _window(_row(client.get(f"/connections/{cid}").text, 2))
+    assert shown == [
+        _shown(second["window_start"]),
+        f"→ {_shown(second['window_end'])}",
+        "full history: segment",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,8 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     window_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     window_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Tables the run read from the beginning: no earlier sync had finished them.
+    full_history_tables: Mapped[list[str] | None] = mapped_column(JSON)
     tables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     rows: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from klaviyo_connector.keys import redact
 from klaviyo_connector.sync.models import (
@@ -22,6 +23,7 @@ from klaviyo_connector.sync.models import (
 
 from .db import Connection, Database, Run, utcnow
 from .engine import run_request
+from .windows import recovery_days, tables_without_cursor
 
 log = logging.getLogger(__name__)
 
@@ -251,10 +253,7 @@ class RunQueue:
             request = run_request(conn, run.kind, run.window_start, run.window_end)
             run.status, run.started_at = "running", utcnow()
             if request.kind.value == "incremental":
-                run.window_start = run.started_at - dt.timedelta(
-                    days=request.lookback_days
-                )
-                run.window_end = run.started_at
+                _set_window(s, run, request)
             s.expunge(conn)
         self.live.start(run_id, request.tables)
         log.info("run %s of connection %s started (%s)", run_id, conn.slug, run.kind)
@@ -303,6 +302,18 @@ class RunQueue:
                 run.status, run.error, run.finished_at = status, error, utcnow()
 
 
+def _set_window(s: Session, run: Run, request: RunRequest) -> None:
+    """The lookback window from the run's start; none when every table is read
+    from the beginning, as a connection's first sync reads them."""
+    assert run.started_at is not None
+    fresh = tables_without_cursor(s, run.connection_id, request.tables, run.id)
+    run.full_history_tables = fresh
+    lookback = dt.timedelta(days=request.lookback_days)
+    everything = len(fresh) == len(request.tables)
+    run.window_start = None if everything else run.started_at - lookback
+    run.window_end = run.started_at
+
+
 def mark_interrupted(db: Database) -> int:
     """Runs left queued or running by a stopped process; returns how many."""
     with db.session() as s:
@@ -330,14 +341,3 @@ def interruption(run: Run, started: bool) -> tuple[str, str]:
         f"A recovery does not resume on its own: launch it again for {start} to "
         f"{end} on the Historical data tab."
     )
-
-
-def recovery_days(run: Run) -> tuple[dt.date | None, dt.date | None]:
-    """The days a recovery covers; its stored end is the next midnight or now."""
-    start = run.window_start.date() if run.window_start else None
-    end = run.window_end
-    if end is None:
-        return start, None
-    if end.time() == dt.time():
-        return start, (end - dt.timedelta(days=1)).date()
-    return start, end.date()

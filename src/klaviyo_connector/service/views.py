@@ -11,6 +11,7 @@ from . import connections as store
 from .db import Connection, Run
 from .options import describe_period
 from .web import Service
+from .windows import window_label
 
 KIND_LABELS = {"scheduled": "scheduled", "manual": "manual", "historical": "historical"}
 
@@ -42,6 +43,8 @@ def run_view(service: Service, run: Run) -> dict[str, Any]:
         and running_id not in (None, run.id),
         "window_start": run.window_start,
         "window_end": run.window_end,
+        "full_history_tables": list(run.full_history_tables or []),
+        "window_label": window_label(run),
         "tables": {t: tables[t] for t in TABLES if t in tables},
         "rows": rows if live else run.rows or rows,
         "requests": requests if live else run.requests or requests,

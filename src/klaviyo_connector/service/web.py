@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,9 @@ from .queue import RunQueue
 from .scheduler import AutoSync
 from .settings import ServiceSettings
 from .warehouse import RatesCache
+from .windows import when
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-
-
-def _when(value: dt.datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
 def _duration(seconds: float | None) -> str:
@@ -38,7 +34,7 @@ def _thousands(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["when"] = when
 TEMPLATES.env.filters["thousands"] = _thousands
 TEMPLATES.env.filters["duration"] = _duration
 TEMPLATES.env.globals.update(

@@ -125,8 +125,21 @@ class RunOut(BaseModel):
         description="queued, running, succeeded, partial, failed or interrupted."
     )
     queued_behind_running: bool
-    window_start: dt.datetime | None
-    window_end: dt.datetime | None
+    window_start: dt.datetime | None = Field(
+        description="Start of the lookback window; None when every table was read "
+        "from the beginning, or the run has not started."
+    )
+    window_end: dt.datetime | None = Field(
+        description="The run's start, or a recovery's end (excluded)."
+    )
+    full_history_tables: list[str] = Field(
+        description="Tables read from the beginning: no earlier sync had finished "
+        "them (campaign stats: the last 730 days)."
+    )
+    window_label: list[str] = Field(
+        description="The window as the run history shows it, line by line; a "
+        "recovery as the UTC days it covers, both included."
+    )
     tables: dict[str, TableRunOut]
     rows: int
     requests: int

@@ -20,12 +20,6 @@
 
   function count(n) { return Number(n || 0).toLocaleString("en-US"); }
 
-  function when(iso) {
-    if (!iso) { return "—"; }
-    var d = new Date(iso);
-    return isNaN(d) ? "—" : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
-  }
-
   function duration(seconds) {
     if (seconds === null || seconds === undefined) { return "—"; }
     var whole = Math.round(seconds);
@@ -52,7 +46,10 @@
 
   function drawWindow(cell, run) {
     var small = document.createElement("small");
-    small.append(when(run.window_start), document.createElement("br"), "→ " + when(run.window_end));
+    run.window_label.forEach(function (line, n) {
+      if (n) { small.appendChild(document.createElement("br")); }
+      small.append(line);
+    });
     cell.replaceChildren(small);
   }
 
