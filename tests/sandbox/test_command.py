@@ -136,6 +136,18 @@ def test_every_bad_option_is_named_at_once() -> None:
         assert flag in result.stderr
 
 
+def test_a_scoped_key_with_a_bad_key_and_an_unknown_scope_names_both() -> None:
+    result = CliRunner().invoke(app, ["sandbox", "--scoped-key", "foo=bar:read"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: --scoped-key must be a private key: pk_ followed by letters and "
+        "digits; --scoped-key has unknown scope(s) bar:read (valid scopes: "
+        "accounts:read, campaigns:read, lists:read, metrics:read, profiles:read, "
+        "segments:read)\n"
+    )
+
+
 def test_a_taken_port_is_a_usage_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

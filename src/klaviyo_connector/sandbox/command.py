@@ -51,24 +51,27 @@ def _key_problem(key: str, flag: str) -> str | None:
 
 
 def parse_scoped_keys(values: list[str]) -> tuple[dict[str, frozenset[str]], list[str]]:
-    """`KEY=scope,scope` pairs -> ({key: scopes}, problems)."""
+    """`KEY=scope,scope` pairs -> ({key: scopes}, problems): a pair with a bad
+    key and unknown scopes names both."""
     keys: dict[str, frozenset[str]] = {}
     problems: list[str] = []
     for value in values:
         key, sep, listed = value.partition("=")
         scopes = frozenset(s.strip() for s in listed.split(",") if s.strip())
         unknown = sorted(scopes - ALL_SCOPES)
+        found = []
         if not sep or not key:
-            problems.append("--scoped-key must be KEY=scope,scope")
+            found.append("--scoped-key must be KEY=scope,scope")
         elif bad_key := _key_problem(key, "--scoped-key"):
-            problems.append(bad_key)
-        elif unknown:
-            problems.append(
+            found.append(bad_key)
+        if unknown:
+            found.append(
                 f"--scoped-key has unknown scope(s) {', '.join(unknown)} "
                 f"(valid scopes: {_VALID_SCOPES})"
             )
-        else:
+        if not found:
             keys[key] = scopes
+        problems += found
     return keys, problems
 
 
