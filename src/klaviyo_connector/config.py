@@ -8,13 +8,21 @@ TOML file once, at the edge, and reports every problem at once.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -32,6 +40,15 @@ DEFAULT_CONFIG_FILE = Path("klaviyo-connector.toml")
 # Not klaviyo.duckdb: DuckDB names the catalog after the file, and a catalog
 # named like the `klaviyo` schema makes every `klaviyo.<table>` ambiguous.
 DEFAULT_DUCKDB = Path("klaviyo-warehouse.duckdb")
+# dlt destinations are named like Python modules (duckdb, postgres,
+# dlt.destinations.bigquery); anything else is usually credentials typed in the
+# wrong place, which must not travel on to messages and summaries.
+_DESTINATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def duckdb_name_clash(path: Path, dataset: str) -> bool:
+    """Whether DuckDB would name the file's database like the dataset."""
+    return Path(path).expanduser().stem.lower() == dataset.strip().lower()
 
 
 def printable(value: str) -> str:
@@ -134,8 +151,9 @@ class Settings(BaseSettings):
     api_key: ApiKey | None = None
     base_url: str = KLAVIYO_BASE_URL
     destination: str = "duckdb"
-    duckdb_path: Path = DEFAULT_DUCKDB
+    # Before duckdb_path, whose check reads it.
     dataset: str = "klaviyo"
+    duckdb_path: Path = DEFAULT_DUCKDB
     destination_credentials: str | None = Field(default=None, repr=False)
     pipeline_name: str = "klaviyo"
     data_dir: Path = Path(".klaviyo-connector")
@@ -163,6 +181,31 @@ class Settings(BaseSettings):
     @classmethod
     def _tables(cls, value: Any) -> tuple[str, ...]:
         return parse_tables(value)
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        if not _DESTINATION_NAME.fullmatch(value.strip()):
+            raise ValueError(
+                "must be a dlt destination name such as duckdb or postgres; "
+                "credentials go in destination_credentials"
+            )
+        return value.strip()
+
+    @field_validator("duckdb_path")
+    @classmethod
+    def _duckdb_path(cls, value: Path, info: ValidationInfo) -> Path:
+        dataset = info.data.get("dataset")
+        if info.data.get("destination") != "duckdb" or dataset is None:
+            return value
+        if duckdb_name_clash(value, dataset):
+            raise ValueError(
+                f"the file {value.name} and the dataset {dataset!r} share a name, "
+                "which DuckDB cannot tell apart (it names the database after the "
+                f"file); choose another file name, e.g. {DEFAULT_DUCKDB}, or "
+                "another dataset"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -206,13 +249,19 @@ def read_config_file(path: Path | None) -> tuple[dict[str, Any], list[str]]:
 
 
 def permission_warnings(path: Path, values: dict[str, Any]) -> list[str]:
-    """A key in a file others can read is a leaked key waiting to happen."""
-    if "api_key" not in values or os.name != "posix":
+    """A secret in a file others can read is a leaked secret waiting to happen."""
+    if "api_key" in values:
+        held = "an API key"
+    elif "destination_credentials" in values:
+        held = "destination credentials"
+    else:
+        return []
+    if os.name != "posix":
         return []
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         return [
-            f"{path} holds an API key but other users can read it "
+            f"{path} holds {held} but other users can read it "
             f"(mode {mode:o}); run: chmod 600 {path}"
         ]
     return []

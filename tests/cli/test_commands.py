@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from tests.conftest import POSTGRES_URL, StartSandbox
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from klaviyo_connector.cli import app
@@ -81,6 +83,20 @@ def test_check_with_a_missing_scope_says_which_to_add(
         app, ["check", "--tables", "campaign,list"], env=env(sandbox, LIMITED)
     )
     assert narrowed.exit_code == 0, narrowed.output
+
+
+def test_quiet_check_prints_only_the_tables_that_cannot_sync(
+    cli: CliRunner, sandbox: RunningSandbox
+) -> None:
+    clean = cli.invoke(app, ["check", "-q"], env=env(sandbox))
+    assert clean.exit_code == 0, clean.output
+    assert clean.output == ""
+    limited = cli.invoke(app, ["check", "-q"], env=env(sandbox, LIMITED))
+    assert limited.exit_code == 1
+    assert limited.output == (
+        "segment: The key lacks `segments:read`: add it in Klaviyo > Settings > "
+        "API Keys, or deselect the segment table.\n"
+    )
 
 
 def test_check_with_a_wrong_key(cli: CliRunner, sandbox: RunningSandbox) -> None:
@@ -166,7 +182,11 @@ def test_sync_prints_a_summary_and_exits_0(
 ) -> None:
     result = cli.invoke(app, ["sync", "--duckdb-path", "out.duckdb"], env=env(sandbox))
     assert result.exit_code == 0, result.output
-    assert "Sync succeeded: 5 tables loaded." in result.output
+    where = (tmp_path / "out.duckdb").resolve()
+    assert result.output.endswith(
+        f"Destination: DuckDB file {where}, dataset klaviyo\n"
+        "Sync succeeded: 5 tables loaded.\n"
+    )
     assert "requests" in result.output
     assert (tmp_path / "out.duckdb").is_file()
     assert (tmp_path / ".klaviyo-connector" / "pipelines").is_dir()
@@ -287,6 +307,47 @@ def test_usage_errors_exit_2(cli: CliRunner, sandbox: RunningSandbox) -> None:
     assert no_option.exit_code == 2
 
 
+def test_a_duckdb_file_named_like_the_dataset_is_refused_before_any_request(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    clash = (
+        "duckdb_path: the file klaviyo.duckdb and the dataset 'klaviyo' share a "
+        "name, which DuckDB cannot tell apart (it names the database after the "
+        "file); choose another file name, e.g. klaviyo-warehouse.duckdb, or "
+        "another dataset."
+    )
+    alone = cli.invoke(
+        app, ["sync", "--duckdb-path", "klaviyo.duckdb"], env=env(sandbox)
+    )
+    assert alone.exit_code == 2, alone.output
+    assert f"Error: A setting has a problem: {clash} Fix it in the flags" in (
+        alone.output
+    )
+    both = cli.invoke(
+        app,
+        ["backfill", "--from", "2024-01-01", "--tables", "nope"],
+        env={**env(sandbox), "KLAVIYO_DUCKDB_PATH": "out/Klaviyo.duckdb"},
+    )
+    assert both.exit_code == 2, both.output
+    assert "Error: The settings have 2 problems:" in both.output
+    assert clash.replace("klaviyo.duckdb", "Klaviyo.duckdb") in both.output
+    assert "tables: unknown table(s) nope" in both.output
+    assert sandbox.sandbox.requests.total == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_negative_lookback_is_a_settings_problem(
+    cli: CliRunner, sandbox: RunningSandbox
+) -> None:
+    result = cli.invoke(app, ["sync", "--lookback-days", "-1"], env=env(sandbox))
+    assert result.exit_code == 2, result.output
+    assert (
+        "Error: A setting has a problem: lookback_days: Input should be greater "
+        "than or equal to 0."
+    ) in result.output
+    assert sandbox.sandbox.requests.total == 0
+
+
 @pytest.mark.parametrize(
     ("tables", "says"),
     [
@@ -331,7 +392,11 @@ def test_backfill_loads_a_range(cli: CliRunner, sandbox: RunningSandbox) -> None
         env=env(sandbox),
     )
     assert result.exit_code == 0, result.output
-    assert "Historical recovery succeeded: 1 table loaded." in result.output
+    where = Path("klaviyo-warehouse.duckdb").resolve()
+    assert result.output.endswith(
+        f"Destination: DuckDB file {where}, dataset klaviyo\n"
+        "Historical recovery succeeded: 1 table loaded.\n"
+    )
 
 
 def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
@@ -354,6 +419,32 @@ def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
 
 
+def test_quiet_demo_prints_nothing_and_builds_the_file(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    from klaviyo_connector.cli.demo import is_demo_file
+
+    path = tmp_path / "demo.duckdb"
+    result = cli.invoke(app, ["demo", "-q", "--path", str(path), "--profiles", "50"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    assert is_demo_file(path)
+
+
+def test_demo_refuses_a_path_named_like_its_dataset_by_its_own_option(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    result = cli.invoke(app, ["demo", "--path", "klaviyo.duckdb"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "Error: klaviyo.duckdb and the demo's dataset 'klaviyo' share a name, "
+        "which DuckDB cannot tell apart (it names the database after the file). "
+        "Pass another --path, e.g. klaviyo-demo.duckdb.\n"
+    )
+    assert "--duckdb-path" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_demo_never_overwrites_a_file_that_is_not_its_own(
     cli: CliRunner, tmp_path: Path
 ) -> None:
@@ -361,10 +452,12 @@ def test_demo_never_overwrites_a_file_that_is_not_its_own(
 
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes")
+    empty = tmp_path / "empty.duckdb"
+    empty.touch()
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as db:
         db.execute("CREATE TABLE orders (id INTEGER)")
-    for path in (notes, warehouse):
+    for path in (notes, empty, warehouse):
         refused = cli.invoke(app, ["demo", "--path", str(path)])
         assert refused.exit_code == 2, refused.output
         assert (
@@ -373,6 +466,7 @@ def test_demo_never_overwrites_a_file_that_is_not_its_own(
             "replace the file."
         ) in refused.output
     assert notes.read_text() == "my notes"
+    assert empty.stat().st_size == 0
     with duckdb.connect(str(warehouse)) as db:
         assert db.execute("SELECT count(*) FROM orders").fetchone() == (0,)
 
@@ -397,7 +491,11 @@ def test_postgres_without_a_password_works_from_dlts_variable_and_the_flag(
         variables["DESTINATION__POSTGRES__CREDENTIALS"] = POSTGRES_URL
     result = cli.invoke(app, [*args, "--tables", "list"], env=variables)
     assert result.exit_code == 0, result.output
-    assert "Sync succeeded: 1 table loaded." in result.output
+    assert result.output.endswith(
+        f"Destination: postgres, dataset {pg_dataset}\n"
+        "Sync succeeded: 1 table loaded.\n"
+    )
+    assert POSTGRES_URL not in result.output
 
 
 @pytest.mark.postgres
@@ -440,6 +538,71 @@ def test_help_shows_no_type_for_flags(cli: CliRunner) -> None:
         assert "<bool>" not in result.output
         assert "--help" in result.output
     assert "<str>" in cli.invoke(app, ["sync", "--help"]).output  # values keep theirs
+
+
+HELP_COMMANDS = [[], ["check"], ["sync"], ["backfill"], ["demo"], ["sandbox"]]
+HELP_COMMANDS += [["serve"]]
+
+
+def option_help_words(command: list[str]) -> set[str]:
+    """Every word of the help texts of a command's shown options."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    ctx = typer.Context(group)
+    target = group.get_command(ctx, command[0]) if command else group
+    assert target is not None
+    shown = [p for p in target.get_params(ctx) if not getattr(p, "hidden", False)]
+    return {word for p in shown for word in (getattr(p, "help", None) or "").split()}
+
+
+def assert_whole(shown: str, command: list[str]) -> None:
+    """Rich ends a word that does not fit its column with "…"; every word of
+    every option's help must be there as written."""
+    assert "…" not in shown, shown
+    missing = option_help_words(command) - set(shown.split())
+    assert not missing, (missing, shown)
+    assert max(len(line) for line in shown.splitlines()) == 80
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_help_is_whole_when_the_output_is_not_a_terminal(
+    command: list[str], tmp_path: Path
+) -> None:
+    unset = {"COLUMNS", "LINES", "TERMINAL_WIDTH"}
+    environ = {name: v for name, v in os.environ.items() if name not in unset}
+    shown = subprocess.run(
+        [sys.executable, "-m", "klaviyo_connector", *command, "--help"],
+        cwd=tmp_path,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert_whole(shown.stdout, command)
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_help_is_whole_on_a_narrow_terminal(cli: CliRunner, command: list[str]) -> None:
+    shown = cli.invoke(app, [*command, "--help"], env={"COLUMNS": "40"})
+    assert shown.exit_code == 0, shown.output
+    assert_whole(shown.output, command)
+
+
+def test_help_says_credentials_show_in_the_process_list() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    ctx = typer.Context(group)
+    for command in ("sync", "backfill"):
+        target = group.get_command(ctx, command)
+        assert target is not None
+        (option,) = [p for p in target.get_params(ctx) if p.name == "credentials"]
+        assert getattr(option, "help", None) == (
+            "Destination credentials, e.g. a PostgreSQL URL. They show in the "
+            "process list: prefer KLAVIYO_DESTINATION_CREDENTIALS, dlt's own "
+            "variables or the config file."
+        )
 
 
 @pytest.mark.parametrize("command", ["check", "sync", "backfill", "demo"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,68 @@ def test_bytes_that_are_not_utf8_are_shown_escaped_never_crash() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(tables="list,\udcff")
     assert "tables: unknown table(s) \\xff; choose from campaign" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "file"),
+    [
+        ({"duckdb_path": "klaviyo.duckdb"}, "klaviyo.duckdb"),
+        ({"duckdb_path": "~/data/Klaviyo.db"}, "Klaviyo.db"),
+        ({"duckdb_path": "shop.duckdb", "dataset": "shop"}, "shop.duckdb"),
+    ],
+)
+def test_a_duckdb_file_named_like_the_dataset_is_a_settings_problem(
+    settings: dict[str, Any], file: str
+) -> None:
+    dataset = settings.get("dataset", "klaviyo")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**settings)
+    assert str(caught.value) == (
+        f"A setting has a problem: duckdb_path: the file {file} and the dataset "
+        f"'{dataset}' share a name, which DuckDB cannot tell apart (it names the "
+        "database after the file); choose another file name, e.g. "
+        "klaviyo-warehouse.duckdb, or another dataset. Fix it in the flags, "
+        "KLAVIYO_* variables or the config file."
+    )
+
+
+def test_a_duckdb_file_is_only_checked_against_its_own_dataset_and_destination(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allowed: list[dict[str, Any]] = [
+        {"duckdb_path": "klaviyo.duckdb", "dataset": "shop"},
+        {"duckdb_path": "klaviyo.duckdb", "destination": "postgres"},
+        {"duckdb_path": "klaviyo-warehouse.duckdb"},
+    ]
+    for settings in allowed:
+        assert load_settings(**settings)[0].duckdb_path.name == settings["duckdb_path"]
+    monkeypatch.setenv("KLAVIYO_DATASET", "warehouse")
+    with pytest.raises(ConfigError, match="dataset 'warehouse' share a name"):
+        load_settings(duckdb_path="warehouse.duckdb")
+
+
+@pytest.mark.parametrize("name", ["postgresql://loader:s3cret@db/analytics", "a b"])
+def test_a_destination_must_be_a_name_and_is_never_echoed(name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(destination=name)
+    assert str(caught.value) == (
+        "A setting has a problem: destination: must be a dlt destination name such "
+        "as duckdb or postgres; credentials go in destination_credentials. Fix it "
+        "in the flags, KLAVIYO_* variables or the config file."
+    )
+    settings, _ = load_settings(destination=" dlt.destinations.postgres ")
+    assert settings.destination == "dlt.destinations.postgres"
+
+
+def test_a_readable_file_with_destination_credentials_warns(tmp_path: Path) -> None:
+    url = "postgresql://loader:s3cret@db/analytics"
+    config = write(
+        tmp_path / "k.toml", f'destination_credentials = "{url}"\n', mode=0o640
+    )
+    _, warnings = load_settings(config)
+    assert warnings == [
+        f"{config} holds destination credentials but other users can read it "
+        f"(mode 640); run: chmod 600 {config}"
+    ]
+    config.chmod(0o600)
+    assert load_settings(config)[1] == []

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -46,14 +48,41 @@ def _untyped_flags(params: list[Any]) -> list[Any]:
     return params
 
 
+# Rich cuts a word wider than its help column short with "…". The help texts
+# fit 80 columns, so help is never drawn narrower: a narrower terminal wraps
+# the lines instead of losing words, and output that is not a terminal gets 80.
+HELP_MIN_WIDTH = 80
+
+
+@contextmanager
+def _help_width() -> Iterator[None]:
+    from rich.console import Console
+    from typer import rich_utils
+
+    saved = rich_utils.MAX_WIDTH
+    rich_utils.MAX_WIDTH = max(saved or Console().width, HELP_MIN_WIDTH)
+    try:
+        yield
+    finally:
+        rich_utils.MAX_WIDTH = saved
+
+
 class Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _help_width():
+            super().format_help(ctx, formatter)
 
 
 class LazyGroup(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _help_width():
+            super().format_help(ctx, formatter)
 
     def list_commands(self, ctx: Any) -> list[str]:
         lazy = [name for name, (module, _) in LAZY.items() if _available(module)]

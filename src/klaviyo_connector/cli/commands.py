@@ -24,8 +24,10 @@ from klaviyo_connector.cli.common import (
     parse_day,
 )
 from klaviyo_connector.cli.render import (
+    destination_line,
     live_progress,
     show_check,
+    show_problems,
     show_summary,
     style_of,
     verdict,
@@ -55,7 +57,7 @@ DuckdbOpt = Annotated[
     Path | None,
     typer.Option(
         "--duckdb-path",
-        help="DuckDB file (default ./klaviyo-warehouse.duckdb).",
+        help="DuckDB file (default klaviyo-warehouse.duckdb in the working folder).",
         show_default=False,
     ),
 ]
@@ -63,8 +65,9 @@ CredentialsOpt = Annotated[
     str | None,
     typer.Option(
         "--credentials",
-        help="Destination credentials, e.g. postgresql://user:pw@host:5432/db "
-        "(else dlt's env vars, e.g. DESTINATION__POSTGRES__CREDENTIALS).",
+        help="Destination credentials, e.g. a PostgreSQL URL. They show in the "
+        "process list: prefer KLAVIYO_DESTINATION_CREDENTIALS, dlt's own "
+        "variables or the config file.",
         show_default=False,
     ),
 ]
@@ -80,7 +83,7 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Working folder (default ./.klaviyo-connector).",
+        help="dlt's working folder (default .klaviyo-connector).",
         show_default=False,
     ),
 ]
@@ -114,7 +117,10 @@ def check(
             base_url=settings.base_url,
             conversion_metric_id=settings.conversion_metric_id,
         )
-    show_check(edge.out, chk, settings.base_url, settings.tables)
+    if edge.verbosity >= 0:
+        show_check(edge.out, chk, settings.base_url, settings.tables)
+    else:
+        show_problems(edge.out, chk, settings.tables)
     raise typer.Exit(EXIT_OK if chk.ok_for(settings.tables) else EXIT_FAILED)
 
 
@@ -128,17 +134,18 @@ def run_and_report(edge: Edge, cfg: SyncConfig, request: RunRequest) -> RunResul
         live_progress(edge.err, edge.verbosity >= 0) as progress,
     ):
         result = run_sync(cfg, request, progress, cancel=cancel)
-    report(edge, result)
+    report(edge, result, cfg)
     return result
 
 
-def report(edge: Edge, result: RunResult) -> None:
-    """The summary and the verdict; with -q a clean success prints nothing,
-    while failures and warnings still show."""
+def report(edge: Edge, result: RunResult, cfg: SyncConfig) -> None:
+    """The summary, where the tables are and the verdict; with -q a clean
+    success prints nothing, while failures and warnings still show."""
     clean = result.status == RunStatus.SUCCEEDED and not warned_tables(result)
     if edge.verbosity < 0 and clean:
         return
-    show_summary(edge.out, result)
+    if show_summary(edge.out, result):
+        edge.out.print(destination_line(cfg), markup=False)
     edge.out.print(verdict(result), style=style_of(result), markup=False)
 
 
@@ -167,7 +174,6 @@ def sync(
         int | None,
         typer.Option(
             "--lookback-days",
-            min=0,
             help="Days re-read behind the cursor; stats of campaigns sent in "
             "them are refreshed (default 14).",
             show_default=False,

@@ -16,7 +16,7 @@ from klaviyo_connector.cli.common import (
     VerboseOpt,
     failures,
 )
-from klaviyo_connector.config import SyncConfig
+from klaviyo_connector.config import SyncConfig, duckdb_name_clash
 from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.sync.models import TABLES, RunRequest, RunStatus
@@ -35,6 +35,7 @@ LIMIT 5"""
 
 
 DEMO_PIPELINE = "klaviyo_demo"
+DEMO_DATASET = "klaviyo"  # the schema SAMPLE_QUERY reads
 
 
 def is_demo_file(path: Path) -> bool:
@@ -53,12 +54,19 @@ def is_demo_file(path: Path) -> bool:
 
 def _fresh(path: Path, force: bool) -> None:
     """The demo rebuilds its own file each time (cursors live inside it), but
-    replaces any other file only when told to."""
+    replaces any other file, an empty one too, only when told to."""
+    if duckdb_name_clash(path, DEMO_DATASET):
+        raise ConfigError(
+            f"{path.name} and the demo's dataset '{DEMO_DATASET}' share a name, "
+            "which DuckDB cannot tell apart (it names the database after the "
+            "file).",
+            fix="Pass another --path, e.g. klaviyo-demo.duckdb.",
+        )
     if path.exists() and not path.is_file():
         raise ConfigError(
             f"{path} is a folder, not a file.", fix="Pass a file name to --path."
         )
-    ours = not path.exists() or path.stat().st_size == 0 or is_demo_file(path)
+    ours = not path.exists() or is_demo_file(path)
     if not ours and not force:
         raise ConfigError(
             f"{path} already exists and is not a demo warehouse, so the demo will "
@@ -121,8 +129,9 @@ def demo(
     """Try the connector without a Klaviyo key: sync a bundled fake account.
 
     Starts the sandbox in-process, syncs all five tables into a DuckDB file,
-    prints row counts and a sample query, and stops the sandbox. An earlier
-    demo's file is rebuilt; any other existing file is left alone unless --force.
+    prints row counts and a sample query (with -q, nothing on success), and
+    stops the sandbox. An earlier demo's file is rebuilt; any other existing
+    file, an empty one too, is left alone unless --force.
 
     Example: klaviyo-connector demo --path /tmp/klaviyo-demo.duckdb
     """
@@ -139,10 +148,11 @@ def demo(
                 api_key=ApiKey(running.api_key),
                 base_url=running.base_url,
                 duckdb_path=path,
+                dataset=DEMO_DATASET,
                 pipeline_name=DEMO_PIPELINE,
             )
             # A year of lookback so the stats table covers the demo's campaigns.
             result = run_and_report(edge, cfg, RunRequest(lookback_days=365))
-        if result.status == RunStatus.SUCCEEDED:
+        if result.status == RunStatus.SUCCEEDED and edge.verbosity >= 0:
             _show_counts(edge, cfg)
     raise exit_for(result)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import Progress as Bar
@@ -19,6 +21,9 @@ from klaviyo_connector.sync.models import (
     RunResult,
     TableResult,
 )
+
+if TYPE_CHECKING:
+    from klaviyo_connector.config import SyncConfig
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -47,6 +52,11 @@ def show_check(
     if metric is not None:
         source = f", {metric.integration}" if metric.integration else ""
         out.print(f"Conversion metric: {metric.name} ({metric.id}{source})")
+    show_problems(out, chk, tables)
+
+
+def show_problems(out: Console, chk: CheckResult, tables: Sequence[str]) -> None:
+    """One line per selected table that cannot sync, with what to do."""
     for table in tables:
         problem = chk.tables[table].problem
         if problem:
@@ -93,11 +103,11 @@ def _status_cell(table: TableResult) -> str:
     return "[yellow]warning[/]" if table.warnings else "[green]ok[/]"
 
 
-def show_summary(out: Console, result: RunResult) -> None:
+def show_summary(out: Console, result: RunResult) -> bool:
     """Rows, requests and time per table, then each table's own failure and
-    warnings; a run that stopped before any table began has no table."""
+    warnings; a run that stopped before any table began has none (False)."""
     if all(t.stopped and not t.requests for t in result.tables.values()):
-        return
+        return False
     grid = Table(title=None, show_lines=False)
     for name, justify in (
         ("table", "left"),
@@ -122,6 +132,17 @@ def show_summary(out: Console, result: RunResult) -> None:
             out.print(f"{table.table}: {table.error}{fix}", markup=False, style="red")
         for warning in table.warnings:
             out.print(f"{table.table}: {warning}", markup=False, style="yellow")
+    return True
+
+
+def destination_line(cfg: SyncConfig) -> str:
+    """Where the tables are: the DuckDB file, or the destination's name (never
+    its credentials) and the dataset."""
+    if cfg.destination == "duckdb":
+        where = f"DuckDB file {Path(cfg.duckdb_path).expanduser().resolve()}"
+    else:
+        where = cfg.destination
+    return f"Destination: {where}, dataset {cfg.dataset}"
 
 
 def _tables(count: int) -> str:
