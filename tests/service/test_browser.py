@@ -297,6 +297,29 @@ def test_a_finished_run_updates_the_page_in_place(page, dashboard):
     shot(page, "connection-live")
 
 
+def test_a_run_that_stopped_as_a_whole_fits_its_card(page, dashboard):
+    _set_up(page, dashboard)
+    dashboard.sandbox.sandbox.revoke_key(dashboard.sandbox.api_key)
+    page.click("#sync-now")
+    row = page.locator("#run-1")
+    expect(row.locator(".status")).to_have_text("failed", timeout=60_000)
+    settled(page)
+    expect(row.locator("[data-field=problem] p.error")).to_have_count(1)
+    expect(row.locator("[data-field=problem]")).to_contain_text(
+        "Klaviyo rejected the API key"
+    )
+    expect(row.locator("[data-table=campaign_performance_stats]")).to_have_text(
+        "campaign_performance_stats: not run"
+    )
+    expect(row.locator("[data-field=duration]")).to_have_css("white-space", "nowrap")
+    # A long word (a path, a table name) breaks rather than widen the table.
+    expect(row.locator("[data-field=problem]")).to_have_css("overflow-wrap", "anywhere")
+    card = page.locator("[data-section=runs]").bounding_box()
+    table = page.locator("table.runs").bounding_box()
+    assert table["x"] + table["width"] <= card["x"] + card["width"], (table, card)
+    shot(page, "connection-failed")
+
+
 def test_a_run_ending_leaves_a_form_being_edited_alone(page, dashboard):
     _set_up(page, dashboard)
     dashboard.sandbox.sandbox.faults.add(

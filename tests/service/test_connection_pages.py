@@ -141,6 +141,27 @@ def test_a_sync_pressed_during_a_run_says_it_is_queued(tmp_path, own_sandbox):
         wait_run(client, 2)
 
 
+def test_a_run_that_stopped_as_a_whole_says_why_once(tmp_path, own_sandbox):
+    app = make_app(tmp_path / "data", base_url=own_sandbox.base_url)
+    with TestClient(app) as client:
+        client.csrf = sign_in(client)
+        cid = _setup(client, own_sandbox.api_key, tables=["list", "segment"])
+        own_sandbox.sandbox.revoke_key(own_sandbox.api_key)
+        _post(client, f"/connections/{cid}/sync")
+        run = wait_run(client, 1)
+        assert run["status"] == "failed"
+        assert [t["stopped"] for t in run["tables"].values()] == [True, True]
+        row = _row(client.get(f"/connections/{cid}").text, 1)
+    problems = re.search(r'data-field="problem">(.*?)</td>', row, re.S)[1]
+    assert re.findall(r'<p class="error">(.*?)</p>', problems, re.S) == [
+        "Klaviyo rejected the API key: check it in Klaviyo &gt; Settings &gt; API "
+        "Keys (it may be mistyped, revoked or from another account)."
+    ]
+    assert "Not finished" not in row
+    tables = re.findall(r'data-table="(\w+)">\s*(.*?)</div>', row, re.S)
+    assert tables == [("list", "list: not run"), ("segment", "segment: not run")]
+
+
 def test_auto_sync_switch_shows_the_next_time(client, sandbox):
     cid = _setup(client, sandbox.api_key)
     page = _post(client, f"/connections/{cid}/auto-sync", enabled="on").text

@@ -154,7 +154,9 @@ def test_bad_settings_are_explained_and_kept_for_correction(client, sandbox):
         },
     )
     assert page.status_code == 400
-    assert "the cron expression is not valid" in page.text
+    assert (
+        '<p class="error" role="alert">The cron expression is not valid: ' in page.text
+    )
     assert 'value="every tuesday"' in page.text
     assert _connections(client)[0]["setup_complete"] is False
 

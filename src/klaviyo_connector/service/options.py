@@ -93,13 +93,13 @@ class SyncSettings(BaseModel):
     def _period(self) -> SyncSettings:
         if self.sync_period == "cron":
             if not self.sync_cron:
-                raise ValueError("give a cron expression, like '0 */2 * * *'")
+                raise ValueError("Give a cron expression, like '0 */2 * * *'")
             try:
                 cron_trigger(self.sync_cron)
             except ValueError as exc:
-                raise ValueError(f"the cron expression is not valid: {exc}") from exc
+                raise ValueError(f"The cron expression is not valid: {exc}") from exc
         if self.sync_period == "seconds" and not self.sync_seconds:
-            raise ValueError("give the number of seconds between syncs")
+            raise ValueError("Give the number of seconds between syncs")
         return self
 
 

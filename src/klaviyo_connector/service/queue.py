@@ -43,6 +43,7 @@ def summarize(run: Run, result: RunResult, secret: str) -> None:
             "error": redact(t.error, secret) if t.error else None,
             "fix": redact(t.fix, secret) if t.fix else None,
             "warnings": [redact(w, secret) for w in t.warnings],
+            "stopped": t.stopped,
             "done": True,
         }
         for name, t in result.tables.items()

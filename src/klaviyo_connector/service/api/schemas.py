@@ -115,6 +115,11 @@ class TableRunOut(BaseModel):
     error: str | None = None
     fix: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    stopped: bool = Field(
+        default=False,
+        description="Cut short because the whole run stopped; the run's error "
+        "says why.",
+    )
 
 
 class RunOut(BaseModel):

@@ -31,9 +31,14 @@
     cell.replaceChildren();
     Object.keys(run.tables).forEach(function (name) {
       var t = run.tables[name];
-      var row = text("div", name + ": ", "table-row" + (t.error ? " failed" : ""));
+      var row = text("div", name + ": ", "table-row" + (t.stopped ? " stopped" : t.error ? " failed" : ""));
       row.dataset.table = name;
-      row.appendChild(text("b", count(t.rows)));
+      if (t.stopped && !t.rows) {
+        row.append("not run");
+      } else {
+        row.appendChild(text("b", count(t.rows)));
+        if (t.stopped) { row.append(", stopped"); }
+      }
       if (run.status === "running" && !t.done) { row.appendChild(document.createTextNode(" …")); }
       if (t.warnings && t.warnings.length) {
         var mark = text("span", "⚠ warning", "warning-mark");
@@ -59,7 +64,7 @@
     if (run.fix) { cell.appendChild(text("p", run.fix, "fix")); }
     Object.keys(run.tables).forEach(function (name) {
       var t = run.tables[name];
-      if (!t.error || !run.error || run.error.indexOf(name + ":") === 0) { return; }
+      if (!t.error || t.stopped || !run.error || run.error.indexOf(name + ":") === 0) { return; }
       cell.appendChild(text("p", name + ": " + t.error, "error"));
       if (t.fix) { cell.appendChild(text("p", t.fix, "fix")); }
     });
