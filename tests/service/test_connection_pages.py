@@ -200,6 +200,27 @@ def test_settings_tab_edits_and_explains_mistakes(client, sandbox):
     assert 'value="999"' in wrong.text
 
 
+def test_settings_with_a_destination_that_does_not_answer_change_nothing(
+    client, sandbox
+):
+    cid = _setup(client, sandbox.api_key)
+    before = client.get(f"/api/connections/{cid}").json()
+    page = _post(
+        client,
+        f"/connections/{cid}/settings",
+        name="Renamed",
+        tables=["list"],
+        sync_period="1h",
+        lookback_days="3",
+        destination="postgres",
+        destination_credentials="postgresql://loader@127.0.0.1:1/db",
+    )
+    assert page.status_code == 400
+    assert "Could not connect to the postgres destination" in page.text
+    assert "Nothing was saved." in page.text
+    assert client.get(f"/api/connections/{cid}").json() == before
+
+
 def test_delete_forgets_the_connection(client, sandbox):
     cid = _setup(client, sandbox.api_key)
     settings = client.get(f"/connections/{cid}?tab=settings").text

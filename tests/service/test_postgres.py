@@ -54,3 +54,41 @@ def test_sync_into_postgres_and_read_the_rates_back(app, sandbox, dataset):
     assert rates, "open and click rates are read back from PostgreSQL"
     assert all(r["name"] for r in rates)
     assert all(0 <= r["open_rate"] <= 1 for r in rates)
+
+
+def test_finish_setup_checks_the_destination_and_stores_it_encrypted(
+    client, sandbox, app, tmp_path
+):
+    password = "Pg5ecretPassw0rd"  # trust authentication lets any password in
+    csrf = {"csrf_token": client.csrf}
+    client.post("/connect", data=csrf | {"name": "Shop", "api_key": sandbox.api_key})
+    form = csrf | {"sync_period": "24h", "lookback_days": "14"}
+    wrong = client.post(
+        "/connections/1/setup/finish",
+        data=form
+        | {
+            "destination": "postgres",
+            "destination_credentials": PG_URL.replace("5432/test", "5432/nowhere"),
+        },
+    )
+    assert wrong.status_code == 400
+    assert "database &#34;nowhere&#34; does not exist" in wrong.text
+    right = client.post(
+        "/connections/1/setup/finish",
+        data=form
+        | {
+            "destination": "postgres",
+            "destination_credentials": PG_URL.replace(
+                "postgres@", f"postgres:{password}@"
+            ),
+        },
+        follow_redirects=False,
+    )
+    assert (right.status_code, right.headers["location"]) == (303, "/connections/1")
+    conn = client.get("/api/connections/1").json()
+    assert (conn["destination"], conn["destination_credentials_set"]) == (
+        "postgres",
+        True,
+    )
+    stored = (tmp_path / "data" / "connector.db").read_bytes()
+    assert password.encode() not in stored

@@ -207,3 +207,69 @@ def test_a_second_connection_by_the_same_name_is_refused(client, sandbox):
     )
     assert renamed.status_code == 409
     assert [c["name"] for c in _connections(client)] == ["Main store", "Outlet"]
+
+
+def _finish(client, destination, credentials=None):
+    data = {
+        "csrf_token": client.csrf,
+        "sync_period": "24h",
+        "lookback_days": "14",
+        "destination": destination,
+    }
+    if credentials:
+        data["destination_credentials"] = credentials
+    return client.post("/connections/1/setup/finish", data=data)
+
+
+def test_a_destination_that_does_not_answer_is_not_saved(client, sandbox):
+    _connect(client, sandbox.api_key)
+    page = _finish(client, "postgres", "postgresql://loader:S3cretPass@127.0.0.1:1/db")
+    assert page.status_code == 400
+    error = re.search(r'<p class="error" role="alert">(.*?)</p>', page.text, re.S)
+    assert error, page.text
+    assert error[1] == (
+        "Could not connect to the postgres destination: connection to server at "
+        "&#34;127.0.0.1&#34;, port 1 failed: Connection refused. Check the host, "
+        "port, user, password and database in the credentials, and that the server "
+        "is running and accepts connections from this machine. Nothing was saved."
+    )
+    assert "S3cretPass" not in page.text
+    assert 'value="postgres"' in page.text, "the form keeps what was typed"
+    (conn,) = _connections(client)
+    assert (conn["destination"], conn["destination_credentials_set"]) == (
+        "duckdb",
+        False,
+    )
+    assert conn["setup_complete"] is False
+
+
+def test_a_destination_without_credentials_says_where_they_go(
+    client, sandbox, monkeypatch
+):
+    monkeypatch.delenv("DESTINATION__POSTGRES__CREDENTIALS", raising=False)
+    _connect(client, sandbox.api_key)
+    page = _finish(client, "postgres")
+    assert page.status_code == 400
+    assert (
+        "The postgres destination has no credentials: give them in Credentials "
+        "(for postgres a URL like postgresql://user:password@host:5432/database), "
+        "or set DESTINATION__POSTGRES__CREDENTIALS where the service runs. "
+        "Nothing was saved."
+    ) in page.text
+    assert _connections(client)[0]["setup_complete"] is False
+
+
+def test_the_api_refuses_a_destination_that_does_not_answer(client, sandbox):
+    body = {
+        "name": "Warehouse",
+        "api_key": sandbox.api_key,
+        "destination": "postgres",
+        "destination_credentials": "postgresql://loader@127.0.0.1:1/db",
+    }
+    headers = {"X-CSRF-Token": client.csrf}
+    created = client.post("/api/connections", json=body, headers=headers)
+    assert created.status_code == 400
+    assert created.json()["detail"].startswith(
+        "Could not connect to the postgres destination: connection to server at "
+    )
+    assert _connections(client) == []

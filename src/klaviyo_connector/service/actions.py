@@ -11,6 +11,7 @@ from . import connections as store
 from .db import Connection, utcnow
 from .engine import CheckFailed, CheckSummary, check_key
 from .options import SyncSettings, clean_tables
+from .warehouse import destination_problem
 from .web import Service
 
 
@@ -87,11 +88,16 @@ def replace_key(service: Service, connection_id: int, api_key: str) -> None:
             raise ActionError(str(exc)) from None
 
 
-def save_tables(service: Service, connection_id: int, tables: list[str]) -> None:
+def check_tables(tables: list[str]) -> list[str]:
+    """Known tables in their canonical order; raises on unknown or none."""
     try:
-        chosen = clean_tables(tables)
+        return clean_tables(tables)
     except ValueError as exc:
         raise ActionError(f"Tables: {exc}.") from None
+
+
+def save_tables(service: Service, connection_id: int, tables: list[str]) -> None:
+    chosen = check_tables(tables)
     with service.db.session() as s:
         conn = s.get(Connection, connection_id)
         if conn is None:
@@ -107,11 +113,13 @@ def save_settings(
     finish: bool = False,
     name: str | None = None,
 ) -> None:
-    """Stores the settings (credentials encrypted) and reschedules auto-sync."""
+    """Stores the settings (credentials encrypted) and reschedules auto-sync;
+    a new destination is stored only once it answers."""
     if settings.sync_period == "seconds" and not service.settings.allow_seconds_period:
         raise ActionError("The 'every N seconds' period is not enabled on this server.")
     if name is not None and name.strip():
         check_name(service, name, connection_id)
+    _check_destination(_connection(service, connection_id), settings)
     with service.db.session() as s:
         conn = s.get(Connection, connection_id)
         if conn is None:
@@ -122,6 +130,24 @@ def save_settings(
         if finish:
             conn.setup_complete = True
     service.autosync.refresh(connection_id)
+
+
+def _check_destination(conn: Connection, settings: SyncSettings) -> None:
+    """A destination other than DuckDB (a file the sync creates) is opened
+    when it or its credentials change, so a typo fails here, not on the first
+    run. Settings that leave them alone are saved without asking it."""
+    changed = settings.destination != conn.destination
+    if settings.destination == "duckdb" or not (
+        changed or settings.destination_credentials
+    ):
+        return
+    problem = destination_problem(
+        settings.destination,
+        settings.destination_credentials,
+        settings.dataset or conn.dataset,
+    )
+    if problem:
+        raise ActionError(f"{problem} Nothing was saved.")
 
 
 def set_auto_sync(service: Service, connection_id: int, enabled: bool) -> None:

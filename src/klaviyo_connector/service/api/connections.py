@@ -66,7 +66,9 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
         settings = SyncSettings.model_validate(
             body.model_dump(include=set(SyncSettings.model_fields))
         )
-        actions.save_settings(service, connection_id, settings, finish=True)
+        await run_in_threadpool(
+            actions.save_settings, service, connection_id, settings, finish=True
+        )
         actions.set_auto_sync(service, connection_id, body.auto_sync)
     except actions.ActionError as exc:
         actions.delete(service, connection_id, never_ran=True)
@@ -115,11 +117,12 @@ def update_connection(
     service = service_of(request)
     settings = _merged_settings(service, connection_id, patch)
     try:
-        if patch.tables is not None:
-            actions.save_tables(service, connection_id, patch.tables)
+        tables = None if patch.tables is None else actions.check_tables(patch.tables)
         actions.save_settings(
             service, connection_id, settings, finish=True, name=patch.name
         )
+        if tables is not None:
+            actions.save_tables(service, connection_id, tables)
         if patch.auto_sync is not None:
             actions.set_auto_sync(service, connection_id, patch.auto_sync)
     except actions.ActionError as exc:

@@ -123,9 +123,13 @@ async def save_settings(request: Request, connection_id: int) -> Response:
     form = await request.form()
     try:
         settings = settings_from_form(form)
-        actions.save_tables(service, connection_id, form_tables(form))
+        tables = actions.check_tables(form_tables(form))
         name = str(form.get("name", ""))
-        actions.save_settings(service, connection_id, settings, name=name)
+        # The destination is checked on the network: not on the event loop.
+        await run_in_threadpool(
+            actions.save_settings, service, connection_id, settings, name=name
+        )
+        actions.save_tables(service, connection_id, tables)
     except (ValidationError, actions.ActionError) as exc:
         message = plain_errors(exc) if isinstance(exc, ValidationError) else exc.message
         loaded = load_connection(service, connection_id)

@@ -92,7 +92,10 @@ async def finish(request: Request, connection_id: int) -> Response:
     form = await request.form()
     try:
         settings = settings_from_form(form)
-        actions.save_settings(service, connection_id, settings, finish=True)
+        # The destination is checked on the network: not on the event loop.
+        await run_in_threadpool(
+            actions.save_settings, service, connection_id, settings, finish=True
+        )
         if form.get("auto_sync"):
             actions.set_auto_sync(service, connection_id, True)
     except (ValidationError, actions.ActionError) as exc:
