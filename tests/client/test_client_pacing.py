@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 
 import pytest
 from tests.client.client_support import FakeTime
@@ -196,7 +197,8 @@ def test_remaining_zero_waits_for_the_reset():
         },
     )
     waited = pacer.acquire(PROFILES, PROFILE_WINDOWS)
-    assert 5.0 <= waited <= 5.1
+    # Reset is whole seconds rounded down: the window restarts within 5 to 6 s.
+    assert 6.0 <= waited <= 6.1
 
 
 def test_usage_by_someone_else_on_the_account_is_respected():
@@ -214,7 +216,32 @@ def test_usage_by_someone_else_on_the_account_is_respected():
     )
     assert sum(pacer.acquire(PROFILES, PROFILE_WINDOWS) for _ in range(50)) == 0
     waited = pacer.acquire(PROFILES, PROFILE_WINDOWS)
-    assert 29.0 <= waited <= 31.0  # until the server's minute resets
+    assert 30.0 <= waited <= 31.1  # until the server's minute resets
+
+
+def test_a_request_made_just_before_the_sync_is_counted_with_many_in_flight():
+    """`check` read a page a moment before the sync: the server's minute
+    holds one request the sync never sent, while twenty of its own are on
+    their way at every answer (so counting sends cannot reveal it) and every
+    Reset is rounded down to whole seconds."""
+    clock = FakeTime()
+    server = WindowServer(PROFILE_WINDOWS)
+    server.hit(clock.now)
+    clock.now += 0.5
+    pacer = Pacer(clock=clock.clock, sleep=clock.sleep)
+    in_flight: deque[tuple[float, dict[str, str]]] = deque()
+    for _ in range(1600):
+        pacer.acquire(PROFILES, PROFILE_WINDOWS)
+        in_flight.append((clock.now, server.hit(clock.now)))
+        clock.now += 0.013
+        if len(in_flight) == 20:
+            sent, headers = in_flight.popleft()
+            pacer.answered(PROFILES, sent)
+            pacer.observe(PROFILES, headers, PROFILE_WINDOWS, sent_at=sent)
+            if not headers:
+                pacer.block(PROFILES, 1.0, PROFILE_WINDOWS)
+    assert server.rejected == 0
+    assert server.accepted == 1601
 
 
 def test_block_holds_every_sender_back():

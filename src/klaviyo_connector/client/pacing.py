@@ -109,6 +109,9 @@ class _Bucket:
     defaults: tuple[Window, ...]
     nominal: tuple[Window, ...]
     sends: list[float] = field(default_factory=list)
+    # When each send left, never moved by `answered`: what went out after a
+    # given request, whose answer cannot count it yet.
+    dispatched: list[float] = field(default_factory=list)
     blocked_until: float = 0.0
 
     def windows(self, scale: float) -> tuple[Window, ...]:
@@ -131,9 +134,17 @@ class _Bucket:
     def record(self, moment: float) -> None:
         bisect.insort(self.sends, moment)
 
+    def dispatch(self, moment: float) -> None:
+        self.record(moment)
+        bisect.insort(self.dispatched, moment)
+
+    def dispatched_after(self, moment: float) -> int:
+        return len(self.dispatched) - bisect.bisect_right(self.dispatched, moment)
+
     def prune(self, now: float, scale: float) -> None:
-        longest = max(length for _, length in self.windows(scale))
-        del self.sends[: bisect.bisect_right(self.sends, now - _span(longest))]
+        oldest = now - _span(max(length for _, length in self.windows(scale)))
+        del self.sends[: bisect.bisect_right(self.sends, oldest)]
+        del self.dispatched[: bisect.bisect_right(self.dispatched, oldest)]
 
     def learn(self, policies: Sequence[Window]) -> None:
         longest = max(length for _, length in policies)
@@ -257,7 +268,7 @@ class Pacer:
                 wait, binding = bucket.wait_needed(now, scale)
                 if wait <= 0:
                     bucket.prune(now, scale)
-                    bucket.record(now)
+                    bucket.dispatch(now)
                     return waited
             self._check_budget(key, wait, binding)
             self.sleep(wait)
@@ -318,6 +329,8 @@ class Pacer:
             if info.current is not None and info.remaining is not None:
                 self._measure(key, info, now if sent_at is None else sent_at, now)
                 _apply_remaining(bucket, info, now, self.scale)
+                if sent_at is not None:
+                    _apply_room(bucket, info, now, self.scale, sent_at)
         return info
 
     def _measure(
@@ -333,13 +346,23 @@ class Pacer:
             self._measured = max(self._measured or 0.0, speedup)
 
 
+def _reset_in(info: RateLimitInfo, length: float) -> float:
+    """Seconds until the window `info` describes restarts. Klaviyo states whole
+    seconds rounded down (a burst window half gone says 0), so the restart can
+    come up to a second after the stated number."""
+    reset = info.reset or 0.0
+    if reset.is_integer():
+        reset += 1.0
+    return min(reset, length)
+
+
 def _apply_remaining(
     bucket: _Bucket, info: RateLimitInfo, now: float, scale: float
 ) -> None:
     assert info.current is not None
     assert info.remaining is not None
     limit, length = info.current[0], info.current[1] / scale
-    reset = min(info.reset or 0.0, length)
+    reset = _reset_in(info, length)
     ours = bucket.count_since(now - _span(length))
     used = limit - info.remaining
     if used > ours:
@@ -349,7 +372,25 @@ def _apply_remaining(
         for _ in range(min(used - ours, limit)):
             bucket.record(moment)
     if info.remaining <= 0:
-        if reset > 0:
-            bucket.blocked_until = max(bucket.blocked_until, now + reset)
-        elif ours < limit:
-            bucket.blocked_until = max(bucket.blocked_until, now + min(length, 1.0))
+        bucket.blocked_until = max(bucket.blocked_until, now + reset)
+
+
+def _apply_room(
+    bucket: _Bucket, info: RateLimitInfo, now: float, scale: float, sent_at: float
+) -> None:
+    """Requests sent after this one are still on their way: once they land the
+    server has `remaining` minus them left. With many in flight, a few
+    requests someone else made earlier in the window (a `check` just before
+    the sync) hide behind them, so compare rooms instead of counts; what the
+    server lacks counts as sends until its window resets. A window in its
+    last second (Reset 0) is left to the other checks."""
+    assert info.current is not None
+    assert info.remaining is not None
+    if not info.reset:
+        return
+    limit, length = info.current[0], info.current[1] / scale
+    server_room = info.remaining - bucket.dispatched_after(sent_at)
+    our_room = limit - bucket.count_since(now - _span(length))
+    moment = now + _reset_in(info, length) - _span(length)
+    for _ in range(min(our_room - server_room, limit)):
+        bucket.record(moment)
