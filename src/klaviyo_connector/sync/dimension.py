@@ -21,7 +21,7 @@ from klaviyo_connector.reports.base import (
     index_included,
 )
 from klaviyo_connector.sync.collector import collect_young, fewer_collections
-from klaviyo_connector.sync.context import RunContext, TableRun
+from klaviyo_connector.sync.context import Cancelled, RunContext, TableRun
 from klaviyo_connector.sync.prefetch import prefetched
 from klaviyo_connector.sync.ranges import Mark, RangeReader
 from klaviyo_connector.sync.windows import (
@@ -172,12 +172,16 @@ class DimensionSync:
         name = f"read-{self.report.table}"
         reader = prefetched(converted, depth=PREFETCH_PAGES, name=name)
         with fewer_collections(), closing(reader) as pages:
-            for page, mark in pages:
-                self.pending.append(page)
-                if mark is not None:
-                    self.marks[mark.range_id] = mark
-                if self.chunk_rows and len(self.pending) >= self.chunk_rows:
-                    self._commit(final=False)
+            try:
+                for page, mark in pages:
+                    self.pending.append(page)
+                    if mark is not None:
+                        self.marks[mark.range_id] = mark
+                    if self.chunk_rows and len(self.pending) >= self.chunk_rows:
+                        self._commit(final=False)
+            except Cancelled:
+                self._keep_what_was_read()
+                raise
             self._commit(final=True)
         if not self.ctx.historical:
             self.run.result.warnings.extend(self._warnings())
@@ -243,6 +247,17 @@ class DimensionSync:
         if state is not None:
             self.state = state
         self.run.step(loaded)
+
+    def _keep_what_was_read(self) -> None:
+        """The run is stopping: commit the pages read since the last chunk,
+        with how far each range got, so a stop between chunks reads none of
+        them again. Only chunked tables have a resume point in mid-read."""
+        if not self.chunk_rows or not len(self.pending):
+            return
+        try:
+            self._commit(final=False)
+        except Cancelled:
+            pass  # committed; the step after it only noticed the stop again
 
     def _next_state(self, final: bool) -> CursorState:
         table, started = self.report.table, self.ctx.started_at
