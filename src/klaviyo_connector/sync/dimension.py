@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -254,10 +254,9 @@ class DimensionSync:
         them again. Only chunked tables have a resume point in mid-read."""
         if not self.chunk_rows or not len(self.pending):
             return
-        try:
+        # The step after the commit only notices the stop again.
+        with suppress(Cancelled):
             self._commit(final=False)
-        except Cancelled:
-            pass  # committed; the step after it only noticed the stop again
 
     def _next_state(self, final: bool) -> CursorState:
         table, started = self.report.table, self.ctx.started_at
