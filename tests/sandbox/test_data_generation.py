@@ -229,3 +229,20 @@ def test_lookups_by_identity_find_the_one_profile(store: Store) -> None:
         "profile", [Condition("email", "equals", "nobody@example.com")], None, None, 10
     )
     assert missing == []
+
+
+def test_only_a_profile_with_the_address_can_receive_on_its_channel(
+    store: Store,
+) -> None:
+    unreachable = 0
+    for profile in store.ground_truth("profile"):
+        attrs = profile["attributes"]
+        subs = attrs["subscriptions"]
+        if attrs["email"] is None and "email" in subs:
+            unreachable += 1
+            assert not subs["email"]["marketing"]["can_receive_email_marketing"]
+        if attrs["phone_number"] is None and "sms" in subs:
+            unreachable += 1
+            for kind, part in subs["sms"].items():
+                assert not part[f"can_receive_sms_{kind}"]
+    assert unreachable  # consent kept from an address the profile lost

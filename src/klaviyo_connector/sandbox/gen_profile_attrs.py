@@ -232,7 +232,18 @@ def subscriptions(
             kind: {**_consent_object(draw, span), "phone_number": phone}
             for kind in ("marketing", "transactional", "conversational")
         }
+    _unreachable(subs, email, phone)
     return subs
+
+
+def _unreachable(subs: dict[str, Any], email: str | None, phone: str | None) -> None:
+    """A consent kept from an address the profile no longer has (the channel
+    object stays, with its history) cannot be used to send."""
+    if email is None and "email" in subs:
+        subs["email"]["marketing"]["can_receive_email_marketing"] = False
+    if phone is None and "sms" in subs:
+        for kind, part in subs["sms"].items():
+            part[f"can_receive_sms_{kind}"] = False
 
 
 def predictive(draw: Draw, updated: int) -> dict[str, Any]:
