@@ -44,6 +44,13 @@ DEFAULT_DUCKDB = Path("klaviyo-warehouse.duckdb")
 # dlt.destinations.bigquery); anything else is usually credentials typed in the
 # wrong place, which must not travel on to messages and summaries.
 _DESTINATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# dlt names the pipeline's working folder after it and refuses path characters,
+# dots and names Windows reserves (con, com1); these are safe on every platform.
+_PIPELINE_NAME = re.compile(
+    r"(?!(?:con|prn|aux|nul|com\d|lpt\d)$)[A-Za-z0-9_-]{1,100}", re.IGNORECASE
+)
+# Seconds: finite (inf overflows the socket timeout) and within reason.
+MAX_TIMEOUT, MAX_WAIT = 3600.0, 86400.0
 
 
 def duckdb_name_clash(path: Path, dataset: str) -> bool:
@@ -77,6 +84,48 @@ def _clean_base_url(value: str) -> str:
             f"(e.g. https://a.klaviyo.com, or {parts.scheme}://{parts.netloc})"
         )
     return url
+
+
+def _not_empty(value: str, default: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError(f"must not be empty; leave it unset for {default}")
+    return value
+
+
+def _pipeline_name(value: str) -> str:
+    value = value.strip()
+    if not _PIPELINE_NAME.fullmatch(value):
+        raise ValueError(
+            "must be 1 to 100 letters, digits, _ or -, and not a device name "
+            "such as con (it names dlt's working folder), e.g. klaviyo"
+        )
+    return value
+
+
+def place_problem(path: Path, kind: str) -> str | None:
+    """Why this user could not create or write `path`, a "folder" or a "file",
+    if so; nothing is created."""
+    shown = printable(str(path))
+    target = path.expanduser().absolute()
+    if kind == "file" and target.is_dir():
+        inside = printable(str(path / DEFAULT_DUCKDB))
+        return f"{shown} is a folder; give a file name, e.g. {inside}"
+    if kind == "file" and os.path.exists(target) and not os.access(target, os.W_OK):
+        return f"you cannot write to the file {shown}; choose a file you can write to"
+    folder = target if kind == "folder" else target.parent
+    # os.path.exists, unlike Path.exists, says False for a path it may not see.
+    blocker = next(p for p in (folder, *folder.parents) if os.path.exists(p))
+    where = shown if blocker == target else printable(str(blocker))
+    if not blocker.is_dir():
+        return f"{where} is a file, not a folder; choose another {kind}"
+    if not os.access(blocker, os.W_OK | os.X_OK):
+        done = "written" if os.path.exists(target) else "created"
+        made = "" if blocker == target else f"{shown} cannot be {done}, as "
+        return f"{made}you cannot write to the folder {where}; choose a {kind} " + (
+            "you can write to" if kind == "folder" else "in a folder you can write to"
+        )
+    return None
 
 
 def parse_tables(value: Any) -> tuple[str, ...]:
@@ -117,9 +166,9 @@ class SyncConfig(BaseModel):
     conversion_metric_id: str | None = None
     # Optional tuning: Klaviyo reads run on this many threads; HTTP budget.
     max_workers: int = Field(default=3, ge=1, le=8)
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     max_attempts: int = Field(default=8, ge=1)
-    max_wait: float = Field(default=300.0, gt=0)
+    max_wait: float = Field(default=300.0, gt=0, le=MAX_WAIT, allow_inf_nan=False)
     profile_chunk_rows: int = Field(default=20_000, ge=1)
     # Profile pages read at once, each chain over its own `updated` range.
     profile_readers: int = Field(default=PROFILE_READERS, ge=1, le=32)
@@ -134,13 +183,15 @@ class SyncConfig(BaseModel):
     def _base_url(cls, value: str) -> str:
         return _clean_base_url(value)
 
-    @field_validator("destination", "dataset", "pipeline_name")
+    @field_validator("destination", "dataset")
     @classmethod
-    def _name(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty")
-        return value
+    def _name(cls, value: str, info: ValidationInfo) -> str:
+        return _not_empty(value, cls.model_fields[str(info.field_name)].default)
+
+    @field_validator("pipeline_name")
+    @classmethod
+    def _pipeline(cls, value: str) -> str:
+        return _pipeline_name(value)
 
 
 class Settings(BaseSettings):
@@ -165,12 +216,15 @@ class Settings(BaseSettings):
     # sync resumes from the last commit) and the HTTP budget per request.
     profile_chunk_rows: int = Field(default=20_000, ge=1)
     profile_readers: int = Field(default=PROFILE_READERS, ge=1, le=32)
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     max_attempts: int = Field(default=8, ge=1)
-    max_wait: float = Field(default=300.0, gt=0)
+    max_wait: float = Field(default=300.0, gt=0, le=MAX_WAIT, allow_inf_nan=False)
     pacing: bool = True
 
     _file_values: ClassVar[dict[str, Any]] = {}
+    # Set for the commands that write (sync, backfill): their folder and file
+    # are checked with the other settings, before any request.
+    _writes: ClassVar[bool] = False
 
     @field_validator("base_url")
     @classmethod
@@ -192,6 +246,16 @@ class Settings(BaseSettings):
             )
         return value.strip()
 
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        return _not_empty(value, "klaviyo")
+
+    @field_validator("pipeline_name")
+    @classmethod
+    def _pipeline(cls, value: str) -> str:
+        return _pipeline_name(value)
+
     @field_validator("duckdb_path")
     @classmethod
     def _duckdb_path(cls, value: Path, info: ValidationInfo) -> Path:
@@ -205,6 +269,17 @@ class Settings(BaseSettings):
                 f"file); choose another file name, e.g. {DEFAULT_DUCKDB}, or "
                 "another dataset"
             )
+        problem = place_problem(value, "file") if cls._writes else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        problem = place_problem(value, "folder") if cls._writes else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @classmethod
@@ -231,7 +306,10 @@ class Settings(BaseSettings):
             )
         fields = self.model_dump(exclude={"lookback_days", "tables", "api_key"})
         fields["destination_credentials"] = self.destination_credentials
-        return SyncConfig(api_key=self.api_key, **fields, **extra)
+        try:
+            return SyncConfig(api_key=self.api_key, **fields, **extra)
+        except ValidationError as exc:
+            raise _settings_error(exc) from exc
 
 
 def read_config_file(path: Path | None) -> tuple[dict[str, Any], list[str]]:
@@ -307,16 +385,18 @@ def _refuse_undecodable(given: dict[str, Any]) -> None:
 
 
 def load_settings(
-    config_file: Path | None = None, **overrides: Any
+    config_file: Path | None = None, *, writes: bool = False, **overrides: Any
 ) -> tuple[Settings, list[str]]:
     """Settings from flags (overrides that are not None), KLAVIYO_* variables and
-    the config file; raises one ConfigError listing every problem."""
+    the config file; raises one ConfigError listing every problem. `writes`
+    also checks that the DuckDB file and dlt's folder can be written."""
     file_values, warnings = read_config_file(config_file)
     given = {name: value for name, value in overrides.items() if value is not None}
     _refuse_undecodable(given)
 
     class _FromFile(Settings):
         _file_values = file_values
+        _writes = writes
 
     try:
         settings = _FromFile(**given)

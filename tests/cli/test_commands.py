@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -23,6 +24,7 @@ from klaviyo_connector.sync.models import TABLES
 pytestmark = pytest.mark.slow
 
 LIMITED = "pk_" + "noseg" * 6 + "abcd"
+NO_ACCOUNT = "pk_" + "noacc" * 6 + "abcd"
 REJECTED = (
     "Error: Klaviyo rejected the API key: check it in Klaviyo > Settings > API Keys "
     "(it may be mistyped, revoked or from another account)."
@@ -40,7 +42,12 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 @pytest.fixture
 def sandbox(start_sandbox: StartSandbox) -> RunningSandbox:
-    return start_sandbox(scoped_keys={LIMITED: ALL_SCOPES - {"segments:read"}})
+    return start_sandbox(
+        scoped_keys={
+            LIMITED: ALL_SCOPES - {"segments:read"},
+            NO_ACCOUNT: ALL_SCOPES - {"accounts:read"},
+        }
+    )
 
 
 def env(running: RunningSandbox, key: str | None = None) -> dict[str, str]:
@@ -97,6 +104,31 @@ def test_quiet_check_prints_only_the_tables_that_cannot_sync(
         "segment: The key lacks `segments:read`: add it in Klaviyo > Settings > "
         "API Keys, or deselect the segment table.\n"
     )
+
+
+def test_check_warns_about_the_stats_table_as_sync_does(
+    cli: CliRunner, sandbox: RunningSandbox
+) -> None:
+    warning = (
+        "campaign_performance_stats: The key lacks `accounts:read`, so report "
+        "windows will be sent in UTC and may be off by the account's UTC offset at "
+        "their edges: add it in Klaviyo > Settings > API Keys.\n"
+    )
+    shown = cli.invoke(app, ["check"], env=env(sandbox, NO_ACCOUNT))
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"campaign_performance_stats\s+yes, with a warning", shown.output)
+    assert shown.output.endswith(warning)
+    quiet = cli.invoke(app, ["check", "-q"], env=env(sandbox, NO_ACCOUNT))
+    assert (quiet.exit_code, quiet.output) == (0, warning)
+    stats = ["--tables", "campaign_performance_stats"]
+    synced = cli.invoke(app, ["sync", "--strict", *stats], env=env(sandbox, NO_ACCOUNT))
+    assert synced.exit_code == 1, synced.output
+    assert (
+        "campaign_performance_stats: The key lacks `accounts:read`, so report "
+        "windows were sent in UTC"
+    ) in synced.output
+    full = cli.invoke(app, ["check", "-q", *stats], env=env(sandbox))
+    assert (full.exit_code, full.output) == (0, "")
 
 
 def test_check_with_a_wrong_key(cli: CliRunner, sandbox: RunningSandbox) -> None:
@@ -190,6 +222,9 @@ def test_sync_prints_a_summary_and_exits_0(
     assert "requests" in result.output
     assert (tmp_path / "out.duckdb").is_file()
     assert (tmp_path / ".klaviyo-connector" / "pipelines").is_dir()
+    # dlt's folder holds Parquet copies of the profiles while they load.
+    for folder in (".klaviyo-connector", ".klaviyo-connector/pipelines"):
+        assert (tmp_path / folder).stat().st_mode & 0o777 == 0o700, folder
 
 
 def _summary_line(output: str, table: str) -> tuple[int, int, float]:
@@ -348,6 +383,105 @@ def test_a_negative_lookback_is_a_settings_problem(
     assert sandbox.sandbox.requests.total == 0
 
 
+SETTING = "Error: A setting has a problem: {} Fix it in the flags, KLAVIYO_* "
+
+
+@pytest.mark.parametrize(
+    ("args", "environment", "says"),
+    [
+        (
+            ["sync", "--data-dir", "notes.txt"],
+            {},
+            "data_dir: notes.txt is a file, not a folder; choose another folder.",
+        ),
+        (
+            ["backfill", "--from", "2024-01-01", "--duckdb-path", "notes.txt/w.db"],
+            {},
+            "duckdb_path: {tmp}/notes.txt is a file, not a folder; choose another "
+            "file.",
+        ),
+        (
+            ["sync", "--duckdb-path", "."],
+            {},
+            "duckdb_path: . is a folder; give a file name, e.g. "
+            "klaviyo-warehouse.duckdb.",
+        ),
+        (
+            ["sync", "--dataset", ""],
+            {},
+            "dataset: must not be empty; leave it unset for klaviyo.",
+        ),
+        (
+            ["check"],
+            {"KLAVIYO_DATASET": ""},
+            "dataset: must not be empty; leave it unset for klaviyo.",
+        ),
+        (
+            ["sync"],
+            {"KLAVIYO_TIMEOUT": "inf"},
+            "timeout: Input should be a finite number.",
+        ),
+        (
+            ["sync"],
+            {"KLAVIYO_MAX_WAIT": "1e400"},
+            "max_wait: Input should be a finite number.",
+        ),
+        (
+            ["sync"],
+            {"KLAVIYO_PIPELINE_NAME": "../../x"},
+            "pipeline_name: must be 1 to 100 letters, digits, _ or -, and not a "
+            "device name such as con (it names dlt's working folder), e.g. klaviyo.",
+        ),
+    ],
+)
+def test_a_setting_that_cannot_work_is_one_sentence_and_exit_2(
+    cli: CliRunner,
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    args: list[str],
+    environment: dict[str, str],
+    says: str,
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a folder")
+    result = cli.invoke(app, args, env={**env(sandbox), **environment})
+    assert result.exit_code == 2, result.output
+    expected = SETTING.format(says.format(tmp=tmp_path.resolve()))
+    assert result.output.startswith(expected)
+    assert "Traceback" not in result.output
+    assert sandbox.sandbox.requests.total == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_folder_the_user_cannot_write_is_named_with_the_other_problems(
+    cli: CliRunner, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "locked").mkdir(mode=0o500)
+    os.chdir(tmp_path / "locked")
+    result = cli.invoke(app, ["sync"], env=env(sandbox))
+    assert result.exit_code == 2, result.output
+    locked = tmp_path.resolve() / "locked"
+    assert result.output == (
+        "Error: The settings have 2 problems:\n"
+        "  duckdb_path: klaviyo-warehouse.duckdb cannot be created, as you cannot "
+        f"write to the folder {locked}; choose a file in a folder you can write to.\n"
+        "  data_dir: .klaviyo-connector cannot be created, as you cannot write to "
+        f"the folder {locked}; choose a folder you can write to.\n"
+        "Fix them in the flags, KLAVIYO_* variables or the config file.\n"
+    )
+    assert sandbox.sandbox.requests.total == 0
+
+
+def test_demo_refuses_more_profiles_than_the_sandbox_holds(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["demo", "--profiles", "1000000000000"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "Error: --profiles must be between 1 and 100,000,000 (got "
+        "1,000,000,000,000). Pass a smaller number; the default is 3,000.\n"
+    )
+    assert list(Path.cwd().iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("tables", "says"),
     [
@@ -385,10 +519,46 @@ def test_a_backfill_from_the_future_says_so(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [
+        (
+            "2025-06-01",
+            "9999-12-31",
+            "Error: The recovery ends on 9999-12-31, after today (",
+        ),
+        (
+            "0001-01-01",
+            "0001-01-02",
+            "Error: The recovery starts on 0001-01-01, before Klaviyo existed: an "
+            "account holds nothing older than 2012. Choose a start date on or after "
+            "2012-01-01.\n",
+        ),
+    ],
+)
+def test_a_backfill_outside_klaviyos_lifetime_is_refused(
+    cli: CliRunner,
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    start: str,
+    end: str,
+    says: str,
+) -> None:
+    result = cli.invoke(
+        app, ["backfill", "--from", start, "--to", end], env=env(sandbox)
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(says)
+    assert "Traceback" not in result.output
+    assert sandbox.sandbox.requests.total == 0
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_backfill_loads_a_range(cli: CliRunner, sandbox: RunningSandbox) -> None:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     result = cli.invoke(
         app,
-        ["backfill", "--from", "2020-01-01", "--to", "2026-12-31", "--tables", "list"],
+        ["backfill", "--from", "2020-01-01", "--to", today, "--tables", "list"],
         env=env(sandbox),
     )
     assert result.exit_code == 0, result.output

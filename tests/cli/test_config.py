@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from klaviyo_connector.config import SyncConfig, load_settings
 from klaviyo_connector.errors import ConfigError
@@ -212,3 +214,84 @@ def test_a_readable_file_with_destination_credentials_warns(tmp_path: Path) -> N
     ]
     config.chmod(0o600)
     assert load_settings(config)[1] == []
+
+
+def test_only_commands_that_write_check_their_folder_and_file(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("")
+    paths = {"data_dir": Path("notes.txt"), "duckdb_path": Path("notes.txt/w.db")}
+    assert load_settings(**paths)[0].data_dir == Path("notes.txt")  # e.g. check
+    with pytest.raises(ConfigError) as caught:
+        load_settings(writes=True, **paths)
+    assert str(caught.value) == (
+        "The settings have 2 problems:\n"
+        f"  duckdb_path: {tmp_path.resolve()}/notes.txt is a file, not a folder; "
+        "choose another file.\n"
+        "  data_dir: notes.txt is a file, not a folder; choose another folder.\n"
+        "Fix them in the flags, KLAVIYO_* variables or the config file."
+    )
+    fresh = {"data_dir": Path("a/b"), "duckdb_path": Path("c/d/w.duckdb")}
+    assert load_settings(writes=True, **fresh)[0].data_dir == Path("a/b")
+    assert list(tmp_path.iterdir()) == [tmp_path / "notes.txt"]  # nothing created
+    postgres = load_settings(writes=True, destination="postgres", duckdb_path=tmp_path)
+    assert postgres[0].duckdb_path == tmp_path  # unused, so not checked
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("timeout", "inf", "timeout: Input should be a finite number."),
+        ("timeout", "nan", "timeout: Input should be a finite number."),
+        ("timeout", "3601", "timeout: Input should be less than or equal to 3600."),
+        ("max_wait", "-inf", "max_wait: Input should be a finite number."),
+        ("max_wait", "86401", "less than or equal to 86400."),
+    ],
+)
+def test_seconds_must_be_finite_and_within_reason(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(f"KLAVIYO_{name.upper()}", value)
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_settings()
+    with pytest.raises(ValidationError, match=name):
+        SyncConfig(api_key=ApiKey(KEY), **{name: float(value)})  # the service's
+
+
+@pytest.mark.parametrize(
+    "name", ["klaviyo", "klaviyo_demo", "shop-1", "console", "x" * 100]
+)
+def test_a_pipeline_name_dlt_takes_is_accepted(name: str) -> None:
+    from dlt.common.storages.file_storage import FileStorage
+
+    FileStorage.validate_file_name_component(name)
+    assert load_settings(pipeline_name=name)[0].pipeline_name == name
+    assert SyncConfig(api_key=ApiKey(KEY), pipeline_name=name).pipeline_name == name
+
+
+@pytest.mark.parametrize("name", ["../../x", "a.b", "a/b", "", " ", "CON", "com1"])
+def test_a_pipeline_name_that_is_no_folder_name_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(pipeline_name=name)
+    assert str(caught.value) == (
+        "A setting has a problem: pipeline_name: must be 1 to 100 letters, digits, "
+        "_ or -, and not a device name such as con (it names dlt's working folder), "
+        "e.g. klaviyo. Fix it in the flags, KLAVIYO_* variables or the config file."
+    )
+    with pytest.raises(ValidationError):
+        SyncConfig(api_key=ApiKey(KEY), pipeline_name=name)
+
+
+def test_an_empty_dataset_is_a_settings_problem_everywhere() -> None:
+    with pytest.raises(ConfigError, match="dataset: must not be empty; leave it unset"):
+        load_settings(dataset=" ")
+    with pytest.raises(ValidationError, match="leave it unset for klaviyo"):
+        SyncConfig(api_key=ApiKey(KEY), dataset="")
+
+
+def test_the_engine_settings_are_checked_like_the_others() -> None:
+    settings, _ = load_settings(api_key=KEY)
+    with pytest.raises(ConfigError) as caught:
+        settings.sync_config(max_workers=0)
+    assert str(caught.value) == (
+        "A setting has a problem: max_workers: Input should be greater than or "
+        "equal to 1. Fix it in the flags, KLAVIYO_* variables or the config file."
+    )

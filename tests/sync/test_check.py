@@ -47,6 +47,25 @@ def test_missing_scopes_are_named_per_table(start_sandbox: StartSandbox) -> None
     assert not chk.ok_for(TABLES)
 
 
+def test_without_accounts_read_the_stats_table_syncs_with_a_warning(
+    start_sandbox: StartSandbox,
+) -> None:
+    key = "pk_" + "noacct" * 5 + "abcd"
+    running = start_sandbox(scoped_keys={key: ALL_SCOPES - {"accounts:read"}})
+    chk = check_connection(ApiKey(key), running.base_url)
+    assert chk.ok_for(TABLES)
+    assert chk.account_name is None
+    assert chk.tables["campaign_performance_stats"].warning == (
+        "The key lacks `accounts:read`, so report windows will be sent in UTC and "
+        "may be off by the account's UTC offset at their edges: add it in Klaviyo "
+        "> Settings > API Keys."
+    )
+    others = [t for t in TABLES if t != "campaign_performance_stats"]
+    assert all(chk.tables[t].warning is None for t in others)
+    full = check_connection(ApiKey(running.api_key), running.base_url)
+    assert all(full.tables[t].warning is None for t in TABLES)
+
+
 def test_no_placed_order_metric_blocks_only_the_stats_table(
     start_sandbox: StartSandbox,
 ) -> None:

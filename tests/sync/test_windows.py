@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.reports import DIMENSIONS
 from klaviyo_connector.reports.base import Variant
@@ -13,6 +16,7 @@ from klaviyo_connector.sync.windows import (
     dimension_filter,
     incremental_window,
     progress_point,
+    recovery_range,
     report_timeframes,
 )
 
@@ -109,3 +113,75 @@ def test_report_timeframes_are_at_most_a_year() -> None:
     assert all(frames[i][1] == frames[i + 1][0] for i in range(len(frames) - 1))
     assert len(frames) == 3
     assert report_timeframes(end, end, 365) == []
+
+
+NOW = dt.datetime(2026, 12, 4, 7, 30, tzinfo=dt.UTC)
+
+
+def test_a_recovery_reads_whole_days_and_no_later_than_now() -> None:
+    first, today = dt.date(2012, 1, 1), NOW.date()
+    assert recovery_range(first, dt.date(2024, 2, 29), NOW) == (
+        dt.datetime(2012, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
+    )
+    assert recovery_range(first, today, NOW)[1] == NOW
+    assert recovery_range(first, None, NOW)[1] == NOW
+    moment = dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert recovery_range(first, moment, NOW)[1] == dt.datetime(
+        2025, 1, 1, 10, tzinfo=dt.UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "says"),
+    [
+        (
+            dt.date(1, 1, 1),
+            dt.date(1, 1, 2),
+            "The recovery starts on 0001-01-01, before Klaviyo existed: an account "
+            "holds nothing older than 2012. Choose a start date on or after "
+            "2012-01-01.",
+        ),
+        (
+            dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+            None,
+            "The recovery starts on 0001-01-01, before Klaviyo existed",
+        ),
+        (dt.date(2011, 12, 31), None, "The recovery starts on 2011-12-31, before"),
+        (
+            dt.date(2025, 6, 1),
+            dt.date(9999, 12, 31),
+            "The recovery ends on 9999-12-31, after today (2026-12-04 UTC): Klaviyo "
+            "holds nothing newer. Choose an end date up to today; a range that ends "
+            "today is read up to now.",
+        ),
+        (
+            dt.date(2025, 6, 1),
+            dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(-dt.timedelta(hours=5))),
+            "The recovery ends on 9999-12-31, after today",
+        ),
+        (
+            dt.date(2025, 6, 1),
+            dt.date(2026, 12, 5),
+            "The recovery ends on 2026-12-05, after today",
+        ),
+        (
+            dt.date(2026, 12, 5),
+            None,
+            "The recovery starts on 2026-12-05 00:00 UTC, which is in the future: "
+            "there is nothing to recover yet. Choose a start date in the past.",
+        ),
+        (
+            dt.date(2025, 6, 2),
+            dt.date(2025, 6, 1),
+            "The recovery range is empty: its end does not come after its start. "
+            "Choose an end date on or after the start date.",
+        ),
+    ],
+)
+def test_a_recovery_outside_klaviyos_lifetime_is_refused(
+    first: dt.date, last: dt.date | None, says: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        recovery_range(first, last, NOW)
+    assert str(caught.value).startswith(says)

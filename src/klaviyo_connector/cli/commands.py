@@ -34,7 +34,6 @@ from klaviyo_connector.cli.render import (
     warned_tables,
 )
 from klaviyo_connector.config import SyncConfig
-from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.sync.models import RunKind, RunRequest, RunResult, RunStatus
 
 MetricOpt = Annotated[
@@ -199,6 +198,7 @@ def sync(
     with failures(edge):
         settings = edge.settings(
             config,
+            writes=True,
             tables=tables,
             lookback_days=lookback_days,
             destination=destination,
@@ -217,15 +217,11 @@ def sync(
 
 
 def _range(start: str, end: str | None) -> tuple[dt.datetime, dt.datetime]:
-    begin = parse_day(start, "--from")
-    if end is None:
-        return begin, dt.datetime.now(dt.UTC)
-    finish = parse_day(end, "--to")
-    if len(end.strip()) == 10:  # a plain date includes that whole day
-        finish += dt.timedelta(days=1)
-    if finish <= begin:
-        raise ConfigError("--to must come after --from.")
-    return begin, finish
+    from klaviyo_connector.sync.windows import recovery_range
+
+    first = parse_day(start, "--from")
+    last = None if end is None else parse_day(end, "--to")
+    return recovery_range(first, last, dt.datetime.now(dt.UTC))
 
 
 def backfill(
@@ -263,6 +259,7 @@ def backfill(
     with failures(edge):
         settings = edge.settings(
             config,
+            writes=True,
             tables=tables,
             destination=destination,
             duckdb_path=duckdb_path,

@@ -86,8 +86,10 @@ class Edge:
         self.base_url: str | None = None
         configure_logging(self.verbosity, self.err)
 
-    def settings(self, config: Path | None, **overrides: Any) -> Settings:
-        settings, warnings = load_settings(config, **overrides)
+    def settings(
+        self, config: Path | None, *, writes: bool = False, **overrides: Any
+    ) -> Settings:
+        settings, warnings = load_settings(config, writes=writes, **overrides)
         for warning in warnings:
             self.err.print(f"Warning: {warning}", style="yellow", markup=False)
         self.base_url = settings.base_url
@@ -149,15 +151,14 @@ def ctrl_c_sets(event: threading.Event, edge: Edge) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def parse_day(value: str, name: str) -> dt.datetime:
-    """A date (2024-01-31) or an ISO datetime, as UTC."""
+def parse_day(value: str, name: str) -> dt.date:
+    """A date (2024-01-31), or an ISO datetime (a naive one is UTC)."""
+    text = value.strip().replace("Z", "+00:00")
+    parse = dt.date.fromisoformat if len(text) <= 10 else dt.datetime.fromisoformat
     try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse(text)
     except ValueError:
         raise ConfigError(
             f"{name} '{printable(value)}' is not a date; use YYYY-MM-DD, e.g. "
             "2024-01-31."
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)

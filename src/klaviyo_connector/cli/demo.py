@@ -137,10 +137,17 @@ def demo(
     """
     from klaviyo_connector.cli.commands import exit_for, run_and_report
     from klaviyo_connector.sandbox import SandboxConfig, serve_in_thread
+    from klaviyo_connector.sandbox.store import MAX_PROFILES
 
     edge = Edge(verbose, quiet)
     sandbox = SandboxConfig(seed=seed, profiles=profiles, rate_limits=False)
     with failures(edge):
+        if profiles > MAX_PROFILES:
+            raise ConfigError(
+                f"--profiles must be between 1 and {MAX_PROFILES:,} "
+                f"(got {profiles:,}).",
+                fix="Pass a smaller number; the default is 3,000.",
+            )
         _fresh(path, force)
         with serve_in_thread(sandbox) as running:
             edge.say(f"Sandbox Klaviyo API running at {running.base_url}")

@@ -46,6 +46,8 @@ def show_check(
     for table in tables:
         check = chk.tables[table]
         verdict = "[green]yes[/]" if check.ok else "[red]no[/]"
+        if check.ok and check.warning:
+            verdict = "[yellow]yes, with a warning[/]"
         grid.add_row(table, verdict, ", ".join(TABLE_SCOPES[table]))
     out.print(grid)
     metric = chk.conversion_metric
@@ -56,11 +58,14 @@ def show_check(
 
 
 def show_problems(out: Console, chk: CheckResult, tables: Sequence[str]) -> None:
-    """One line per selected table that cannot sync, with what to do."""
+    """One line per selected table that cannot sync, or will warn when it
+    does, with what to do."""
     for table in tables:
-        problem = chk.tables[table].problem
-        if problem:
-            out.print(f"{table}: {problem}", markup=False, style="red")
+        check = chk.tables[table]
+        if check.problem:
+            out.print(f"{table}: {check.problem}", markup=False, style="red")
+        elif check.warning:
+            out.print(f"{table}: {check.warning}", markup=False, style="yellow")
 
 
 class LiveProgress:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # while the Klaviyo reads of every table still run concurrently.
 DLT_LOCK = threading.RLock()
 
+# dlt's working folder holds Parquet copies of the rows while they load (every
+# profile's email and address), so only its owner may read it.
+PRIVATE_DIR = 0o700
+
 # Destinations that take Parquet files: several times faster than SQL inserts.
 _PARQUET = frozenset({"duckdb", "motherduck", "filesystem", "bigquery", "snowflake"})
 
@@ -108,8 +112,35 @@ def duckdb_file(cfg: SyncConfig) -> Path:
     """The configured DuckDB file, its folder created."""
     path = Path(cfg.duckdb_path).expanduser().resolve()
     _check_duckdb_names(path, cfg.dataset)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unusable("The DuckDB file", path, exc, "--duckdb-path") from exc
     return path
+
+
+def _unusable(what: str, path: Path, exc: OSError, option: str) -> ConfigError:
+    """An OSError about a configured path, as the one sentence users read."""
+    reason = (exc.strerror or str(exc)).lower()
+    culprit = f" ({exc.filename})" if exc.filename and exc.filename != str(path) else ""
+    return ConfigError(
+        f"{what} {path} cannot be created: {reason}{culprit}.",
+        fix=f"Choose another place in {option} or the config file.",
+    )
+
+
+def private_folder(path: Path, *, ours: bool = False) -> None:
+    """Creates `path` readable by its owner only. An existing folder keeps its
+    mode (it may be the user's), unless it is `ours` and others could read it,
+    as folders made by earlier versions could."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    elif not ours or path.stat().st_uid != os.getuid():
+        return
+    # mkdir's mode passes through the umask; this sets it exactly.
+    if path.stat().st_mode & 0o777 != PRIVATE_DIR:
+        os.chmod(path, PRIVATE_DIR)
 
 
 def open_duckdb(cfg: SyncConfig) -> duckdb.DuckDBPyConnection:
@@ -201,8 +232,13 @@ def make_pipeline(cfg: SyncConfig, connection: Any = None) -> dlt.Pipeline:
     quiet_dlt()
     import dlt
 
-    pipelines_dir = Path(cfg.data_dir).expanduser().resolve() / "pipelines"
-    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(cfg.data_dir).expanduser().resolve()
+    pipelines_dir = data_dir / "pipelines"
+    try:
+        private_folder(data_dir)
+        private_folder(pipelines_dir, ours=True)
+    except OSError as exc:
+        raise _unusable("dlt's working folder", data_dir, exc, "--data-dir") from exc
     with DLT_LOCK:
         return dlt.pipeline(
             pipeline_name=cfg.pipeline_name,

@@ -43,6 +43,14 @@ PROBES: Mapping[str, tuple[str, Mapping[str, str]]] = {
     "profiles:read": ("/api/profiles", {"page[size]": "1", "fields[profile]": "email"}),
 }
 
+# The stats table reads the account's timezone (GET /api/accounts) to send its
+# report windows; without the scope a sync warns, and so does the check.
+NO_ACCOUNT_ZONE = (
+    "The key lacks `accounts:read`, so report windows will be sent in UTC and "
+    "may be off by the account's UTC offset at their edges: add it in Klaviyo > "
+    "Settings > API Keys."
+)
+
 KEY_REJECTED = (
     "Klaviyo rejected the API key: check it in Klaviyo > Settings > API Keys "
     "(it may be mistyped, revoked or from another account)."
@@ -65,6 +73,7 @@ class TableCheck:
     ok: bool
     missing_scopes: list[str] = field(default_factory=list)
     problem: str | None = None  # one sentence when ok is False
+    warning: str | None = None  # can sync, but a sync will warn about this
 
 
 @dataclass
@@ -157,7 +166,11 @@ def _table_checks(
             problem = missing_scope_sentence(missing, table)
         elif table == "campaign_performance_stats" and stats_problem:
             problem = stats_problem
-        checks[table] = TableCheck(not missing and problem is None, missing, problem)
+        warning = None
+        if table == "campaign_performance_stats" and not scopes.get("accounts:read"):
+            warning = NO_ACCOUNT_ZONE
+        ok = not missing and problem is None
+        checks[table] = TableCheck(ok, missing, problem, warning)
     return checks
 
 

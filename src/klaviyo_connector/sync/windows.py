@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.load.state import CursorState, Range
 from klaviyo_connector.reports.base import DimensionReport, Variant, format_filter_time
 
 # Filters compare with greater-than at whole seconds; reading one second more
 # catches records that share the boundary second. Merge by id dedups them.
 BOUNDARY = dt.timedelta(seconds=1)
+# Klaviyo was founded in 2012, so an account holds nothing older; dates far
+# from it (year 1, year 9999) would also overflow the day arithmetic below.
+KLAVIYO_EPOCH = dt.date(2012, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,61 @@ def all_of(conditions: list[str]) -> str | None:
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else f"and({','.join(conditions)})"
+
+
+def recovery_range(
+    first: dt.date, last: dt.date | None, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """The [start, end) a historical recovery reads, from its first and last day
+    (both included; a datetime is that moment, and `last` as a datetime is
+    excluded), ending no later than `now`. A ConfigError says what to choose
+    when a bound lies before Klaviyo existed or after today, or the range is
+    empty: the command line and the service refuse the same ranges."""
+    start = _moment(first)
+    if start.date() < KLAVIYO_EPOCH:
+        raise ConfigError(
+            f"The recovery starts on {start.date().isoformat()}, before Klaviyo "
+            f"existed: an account holds nothing older than {KLAVIYO_EPOCH.year}.",
+            fix=f"Choose a start date on or after {KLAVIYO_EPOCH.isoformat()}.",
+        )
+    if start >= now:
+        raise ConfigError(
+            f"The recovery starts on {start:%Y-%m-%d %H:%M} UTC, which is in the "
+            "future: there is nothing to recover yet.",
+            fix="Choose a start date in the past.",
+        )
+    if last is None:
+        return start, now
+    day = _moment(last).date()
+    if day > now.date():
+        raise ConfigError(
+            f"The recovery ends on {day.isoformat()}, after today "
+            f"({now.date().isoformat()} UTC): Klaviyo holds nothing newer.",
+            fix="Choose an end date up to today; a range that ends today is read "
+            "up to now.",
+        )
+    end = _moment(last)
+    if not isinstance(last, dt.datetime):
+        end += dt.timedelta(days=1)
+    if end <= start:
+        raise ConfigError(
+            "The recovery range is empty: its end does not come after its start.",
+            fix="Choose an end date on or after the start date.",
+        )
+    return start, min(end, now)
+
+
+def _moment(value: dt.date) -> dt.datetime:
+    """A day as its first moment in UTC; a datetime as UTC (naive means UTC)."""
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time(), dt.UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # hours from year 1 or 9999: as far as UTC goes
+        edge = dt.datetime.min if value.year == 1 else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
 
 
 def report_timeframes(
