@@ -197,6 +197,17 @@ def test_next_link_to_another_host_is_refused(make_client):
     assert len(script.requests) == 1
 
 
+def test_next_link_from_https_to_http_on_the_same_host_is_refused(make_client):
+    script = Script(doc(resources("list", "a"), "http://a.klaviyo.com/api/lists?x=1"))
+    with pytest.raises(UnexpectedResponseError) as caught:
+        list(make_client(script).paginate("/api/lists"))
+    assert str(caught.value).startswith(
+        "GET /api/lists sent a `links.next` over http instead of https; the API "
+        "key is only sent to https://a.klaviyo.com."
+    )
+    assert script.urls == [f"{BASE}/api/lists"]
+
+
 def test_next_link_that_repeats_a_page_is_refused(make_client):
     again = f"{BASE}/api/lists?page%5Bcursor%5D=1"
     script = Script(doc(resources("list", "a"), again))

@@ -94,7 +94,8 @@ class KlaviyoClient:
         self._key = _checked_key(api_key)
         self._pacing = pacing
         self.base_url = _checked_base_url(base_url)
-        self._origin = urlsplit(self.base_url).netloc.lower()
+        base = urlsplit(self.base_url)
+        self._origin = (base.scheme, base.netloc.lower())
         self._clock = clock or (pacer.clock if pacer else time.monotonic)
         self._sleep = sleep or (pacer.sleep if pacer else time.sleep)
         self.pacer = pacer or Pacer(
@@ -185,19 +186,27 @@ class KlaviyoClient:
             url = next_url
 
     def _follow(self, link: str | None, where: str) -> str | None:
-        """An absolute next link, refused if it leads away from the base URL."""
+        """An absolute next link, refused if it leads away from the base URL:
+        another host or port, or another scheme (https to http would send the
+        key in clear text)."""
         if link is None:
             return None
         url = urljoin(self.base_url + "/", link) if link.startswith("/") else link
-        if urlsplit(url).netloc.lower() != self._origin:
-            raise UnexpectedResponseError(
-                f"{where} sent a `links.next` to another host"
-                f" ({urlsplit(url).hostname}); the API key is only sent to"
-                f" {urlsplit(self.base_url).hostname}.",
-                endpoint=where.split(" ", 1)[-1],
-                status=200,
-            )
-        return url
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc.lower()) == self._origin:
+            return url
+        scheme, netloc = self._origin
+        if parts.netloc.lower() != netloc:
+            away = f"to another host ({parts.hostname})"
+            only = urlsplit(self.base_url).hostname
+        else:
+            away = f"over {parts.scheme} instead of {scheme}"
+            only = self.base_url
+        raise UnexpectedResponseError(
+            f"{where} sent a `links.next` {away}; the API key is only sent to {only}.",
+            endpoint=where.split(" ", 1)[-1],
+            status=200,
+        )
 
     def _request(self, method: str, url: str, *, body: bytes | None = None) -> Any:
         template = template_for(url)
