@@ -202,7 +202,7 @@ def test_historical_recovery_records_its_window(api, sandbox):
         json={"start": "2026-03-01", "end": "2026-01-01"},
     )
     assert backwards.status_code == 400
-    assert "start date must be on or before" in backwards.json()["detail"]
+    assert "its end does not come after its start" in backwards.json()["detail"]
 
 
 def test_a_sync_during_a_run_waits_behind_it(tmp_path, own_sandbox):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.keys import ApiKey
+from klaviyo_connector.sync.windows import recovery_range
 
 from . import connections as store
 from .db import Connection, utcnow
 from .engine import CheckFailed, CheckSummary, check_key
-from .options import SyncSettings, clean_tables
+from .options import NAME_MAX_LENGTH, SyncSettings, clean_tables
 from .warehouse import destination_problem
 from .web import Service
 
@@ -43,11 +45,18 @@ def check(service: Service, api_key: str) -> CheckSummary:
     return check_key(ApiKey(api_key), service.settings.klaviyo_base_url)
 
 
-def check_name(service: Service, name: str, connection_id: int | None = None) -> None:
-    """Refuses an empty name, or one another connection has: two cards called
-    the same cannot be told apart (a form posted twice would make them)."""
-    if not name.strip():
+def check_name(service: Service, name: str, connection_id: int | None = None) -> str:
+    """The name trimmed; refuses an empty or overlong name, or one another
+    connection has: two cards called the same cannot be told apart (a form
+    posted twice would make them)."""
+    name = name.strip()
+    if not name:
         raise ActionError("Give the connection a name.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ActionError(
+            f"The name is {len(name):,} characters long: keep it to "
+            f"{NAME_MAX_LENGTH} characters."
+        )
     with service.db.session() as s:
         taken = store.named(s, name, other_than=connection_id)
     if taken is not None:
@@ -56,10 +65,11 @@ def check_name(service: Service, name: str, connection_id: int | None = None) ->
             "dashboard, or give this one another name.",
             409,
         )
+    return name
 
 
 def create(service: Service, name: str, api_key: str, summary: CheckSummary) -> int:
-    check_name(service, name)
+    name = check_name(service, name)
     with service.db.session() as s:
         conn = store.create(
             s,
@@ -117,16 +127,16 @@ def save_settings(
     a new destination is stored only once it answers."""
     if settings.sync_period == "seconds" and not service.settings.allow_seconds_period:
         raise ActionError("The 'every N seconds' period is not enabled on this server.")
-    if name is not None and name.strip():
-        check_name(service, name, connection_id)
+    if name is not None:
+        name = check_name(service, name, connection_id)
     _check_destination(_connection(service, connection_id), settings)
     with service.db.session() as s:
         conn = s.get(Connection, connection_id)
         if conn is None:
             raise ActionError("No such connection.", 404)
         store.apply_settings(conn, settings, service.vault)
-        if name is not None and name.strip():
-            conn.name = name.strip()
+        if name is not None:
+            conn.name = name
         if finish:
             conn.setup_complete = True
     service.autosync.refresh(connection_id)
@@ -179,16 +189,12 @@ def historical(
 ) -> Queued:
     """Queues a recovery of [start, end] (whole UTC days, both included)."""
     _ready(service, connection_id)
-    today = dt.datetime.now(dt.UTC).date()
-    if start > end:
-        raise ActionError("The start date must be on or before the end date.")
-    if start > today:
-        raise ActionError("The start date is in the future.")
-    begin = dt.datetime.combine(start, dt.time(), dt.UTC)
-    finish = min(
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC),
-        dt.datetime.now(dt.UTC),
-    )
+    try:
+        # The same check as the command line's backfill; the fix is left out:
+        # its message is the one sentence the form and the API show.
+        begin, finish = recovery_range(start, end, dt.datetime.now(dt.UTC))
+    except ConfigError as exc:
+        raise ActionError(exc.message) from None
     busy = service.queue.is_busy(connection_id)
     run_id = service.queue.submit(connection_id, "historical", begin, finish)
     return Queued(run_id, busy)

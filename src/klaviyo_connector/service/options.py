@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Literal
 
@@ -46,6 +47,9 @@ DESTINATIONS: tuple[str, ...] = (
     "athena",
     "synapse",
 )
+# The longest connection name, in characters once trimmed; the card and the
+# database column are sized for it.
+NAME_MAX_LENGTH = 120
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _METRIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -95,9 +99,16 @@ class SyncSettings(BaseModel):
             if not self.sync_cron:
                 raise ValueError("Give a cron expression, like '0 */2 * * *'")
             try:
-                cron_trigger(self.sync_cron)
+                trigger = cron_trigger(self.sync_cron)
             except ValueError as exc:
                 raise ValueError(f"The cron expression is not valid: {exc}") from exc
+            # '0 0 31 2 *' parses, but no date matches it: the scheduler would
+            # start one sync at once and never another.
+            if trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC)) is None:
+                raise ValueError(
+                    "The cron expression never fires: none of its months has "
+                    "that day of the month"
+                )
         if self.sync_period == "seconds" and not self.sync_seconds:
             raise ValueError("Give the number of seconds between syncs")
         return self

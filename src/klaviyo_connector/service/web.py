@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -20,7 +21,7 @@ from .settings import ServiceSettings
 from .warehouse import RatesCache
 from .windows import when
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 
 
 def _duration(seconds: float | None) -> str:
@@ -78,6 +79,37 @@ def render(
     return TEMPLATES.TemplateResponse(
         request, template, context, status_code=status_code
     )
+
+
+# SQLite keeps integers in 8 signed bytes: a larger id names no row, and the
+# driver would fail converting it instead of finding nothing.
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"[0-9]{1,19}")
+# Read as text, so that even an id too long to parse is a 404; documented as
+# the integer it is.
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def _stored_id(value: str, what: str) -> int:
+    if _ID.fullmatch(value) and 1 <= int(value) <= MAX_ID:
+        return int(value)
+    raise HTTPException(404, f"No such {what}.")
+
+
+def _connection_id(
+    connection_id: Annotated[str, Path(json_schema_extra=_ID_SCHEMA)],
+) -> int:
+    return _stored_id(connection_id, "connection")
+
+
+def _run_id(run_id: Annotated[str, Path(json_schema_extra=_ID_SCHEMA)]) -> int:
+    return _stored_id(run_id, "run")
+
+
+# Every route taking an id declares it with one of these: an id no row can
+# have is a 404 like an id no row has.
+ConnectionId = Annotated[int, Depends(_connection_id)]
+RunId = Annotated[int, Depends(_run_id)]
 
 
 def connection_or_404(session: Any, connection_id: int) -> Connection:

@@ -12,7 +12,7 @@ from ..db import Connection
 from ..engine import CheckFailed, CheckSummary
 from ..options import SyncSettings
 from ..views import connection_view, load_connection
-from ..web import Service, service_of
+from ..web import ConnectionId, Service, service_of
 from .deps import api_user, http_error
 from .schemas import (
     AutoSyncIn,
@@ -85,7 +85,7 @@ def list_connections(request: Request) -> list[ConnectionOut]:
 
 
 @router.get("/connections/{connection_id}", response_model=ConnectionOut)
-def get_connection(connection_id: int, request: Request) -> ConnectionOut:
+def get_connection(connection_id: ConnectionId, request: Request) -> ConnectionOut:
     return _out(service_of(request), connection_id)
 
 
@@ -111,7 +111,7 @@ def _merged_settings(
 
 @router.patch("/connections/{connection_id}", response_model=ConnectionOut)
 def update_connection(
-    connection_id: int, patch: ConnectionPatch, request: Request
+    connection_id: ConnectionId, patch: ConnectionPatch, request: Request
 ) -> ConnectionOut:
     """Changes name, tables, settings or auto-sync; only the fields given."""
     service = service_of(request)
@@ -132,7 +132,7 @@ def update_connection(
 
 @router.put("/connections/{connection_id}/key", response_model=ConnectionOut)
 async def replace_key(
-    connection_id: int, body: KeyIn, request: Request
+    connection_id: ConnectionId, body: KeyIn, request: Request
 ) -> ConnectionOut:
     """Checks a new key of the same account with Klaviyo and stores it."""
     service = service_of(request)
@@ -147,7 +147,7 @@ async def replace_key(
 
 @router.put("/connections/{connection_id}/tables", response_model=ConnectionOut)
 def select_tables(
-    connection_id: int, body: TablesIn, request: Request
+    connection_id: ConnectionId, body: TablesIn, request: Request
 ) -> ConnectionOut:
     service = service_of(request)
     try:
@@ -158,7 +158,9 @@ def select_tables(
 
 
 @router.put("/connections/{connection_id}/auto-sync", response_model=ConnectionOut)
-def auto_sync(connection_id: int, body: AutoSyncIn, request: Request) -> ConnectionOut:
+def auto_sync(
+    connection_id: ConnectionId, body: AutoSyncIn, request: Request
+) -> ConnectionOut:
     """Switches auto-sync on or off; the answer carries the next scheduled time."""
     service = service_of(request)
     try:
@@ -169,7 +171,7 @@ def auto_sync(connection_id: int, body: AutoSyncIn, request: Request) -> Connect
 
 
 @router.delete("/connections/{connection_id}", status_code=204)
-def delete_connection(connection_id: int, request: Request) -> Response:
+def delete_connection(connection_id: ConnectionId, request: Request) -> Response:
     """Forgets the connection and its run history; warehouse data stays."""
     try:
         actions.delete(service_of(request), connection_id)

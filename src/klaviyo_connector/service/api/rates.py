@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..views import load_connection, recent_rates
-from ..web import service_of
+from ..web import ConnectionId, service_of
 from .deps import api_user
 from .schemas import CampaignRateOut, CampaignRatesOut
 
@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api", tags=["warehouse"], dependencies=[Depends(api_
 @router.get(
     "/connections/{connection_id}/campaign-rates", response_model=CampaignRatesOut
 )
-async def campaign_rates(connection_id: int, request: Request) -> CampaignRatesOut:
+async def campaign_rates(
+    connection_id: ConnectionId, request: Request
+) -> CampaignRatesOut:
     """Recent email campaigns' open and click rates, newest send first.
 
     The same rows as the dashboard's chart, from `campaign_performance_stats`.

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from .. import actions
 from .. import connections as store
 from ..db import Connection, Run
 from ..views import run_view
-from ..web import Service, service_of
+from ..web import ConnectionId, RunId, Service, service_of
 from .deps import api_user, http_error
 from .schemas import HistoricalIn, RunOut
+
+MAX_RUNS = 200
 
 router = APIRouter(prefix="/api", tags=["runs"], dependencies=[Depends(api_user)])
 
@@ -26,7 +30,7 @@ def _run_out(service: Service, run_id: int) -> RunOut:
 @router.post(
     "/connections/{connection_id}/sync", response_model=RunOut, status_code=202
 )
-def sync_now(connection_id: int, request: Request) -> RunOut:
+def sync_now(connection_id: ConnectionId, request: Request) -> RunOut:
     """Queues an ordinary sync now; it waits behind a running one."""
     service = service_of(request)
     try:
@@ -40,7 +44,7 @@ def sync_now(connection_id: int, request: Request) -> RunOut:
     "/connections/{connection_id}/historical", response_model=RunOut, status_code=202
 )
 def launch_historical(
-    connection_id: int, body: HistoricalIn, request: Request
+    connection_id: ConnectionId, body: HistoricalIn, request: Request
 ) -> RunOut:
     """Queues a historical recovery of whole UTC days, both ends included."""
     service = service_of(request)
@@ -52,17 +56,21 @@ def launch_historical(
 
 
 @router.get("/connections/{connection_id}/runs", response_model=list[RunOut])
-def list_runs(connection_id: int, request: Request, limit: int = 20) -> list[RunOut]:
+def list_runs(
+    connection_id: ConnectionId,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS, description="How many runs.")] = 20,
+) -> list[RunOut]:
     """The connection's latest runs, newest first."""
     service = service_of(request)
     with service.db.session() as s:
         if s.get(Connection, connection_id) is None:
             raise HTTPException(404, "No such connection.")
-        runs = store.recent_runs(s, connection_id, max(1, min(limit, 200)))
+        runs = store.recent_runs(s, connection_id, limit)
     return [RunOut.model_validate(run_view(service, r)) for r in runs]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-def get_run(run_id: int, request: Request) -> RunOut:
+def get_run(run_id: RunId, request: Request) -> RunOut:
     """One run; while it runs, `tables` holds live rows and requests per table."""
     return _run_out(service_of(request), run_id)

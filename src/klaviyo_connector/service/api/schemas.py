@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from ..options import Period, SyncSettings
+from ..options import NAME_MAX_LENGTH, Period, SyncSettings
+
+# Trimmed, then checked: the same rules as the pages' name fields.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
+]
 
 
 class KeyIn(BaseModel):
@@ -37,7 +43,7 @@ class CheckOut(BaseModel):
 class ConnectionIn(SyncSettings):
     """A new connection: validated with Klaviyo before anything is stored."""
 
-    name: str = Field(min_length=1, max_length=120)
+    name: Name
     api_key: str = Field(repr=False)
     tables: list[str] | None = Field(
         default=None, description="Default: every table the key may read."
@@ -48,7 +54,7 @@ class ConnectionIn(SyncSettings):
 class ConnectionPatch(BaseModel):
     """Only the fields given change; credentials are write-only."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: Name | None = None
     tables: list[str] | None = None
     sync_period: Period | None = None
     sync_cron: str | None = None

@@ -9,11 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from klaviyo_connector.sync.windows import KLAVIYO_EPOCH
+
 from .. import actions
 from ..auth import require_user
 from ..charts import runs_chart
 from ..views import connection_view, data_kept, load_connection, run_view
-from ..web import flash, render, service_of
+from ..web import ConnectionId, flash, render, service_of
 from .forms import (
     form_tables,
     plain_errors,
@@ -54,6 +56,7 @@ def _page(
         values=values or stored_values(conn),
         default_from=(today - dt.timedelta(days=90)).isoformat(),
         default_to=today.isoformat(),
+        first_day=KLAVIYO_EPOCH.isoformat(),
     )
 
 
@@ -63,7 +66,7 @@ def _back(connection_id: int, tab: str = "overview") -> Response:
 
 @router.get("/connections/{connection_id}")
 def connection_page(
-    request: Request, connection_id: int, tab: str = "overview"
+    request: Request, connection_id: ConnectionId, tab: str = "overview"
 ) -> Response:
     return _page(request, connection_id, tab)
 
@@ -75,7 +78,7 @@ def _queued_message(queued: actions.Queued, what: str) -> str:
 
 
 @router.post("/connections/{connection_id}/sync")
-def sync_now(request: Request, connection_id: int) -> Response:
+def sync_now(request: Request, connection_id: ConnectionId) -> Response:
     try:
         queued = actions.sync_now(service_of(request), connection_id)
         flash(request, _queued_message(queued, "Sync"))
@@ -85,7 +88,7 @@ def sync_now(request: Request, connection_id: int) -> Response:
 
 
 @router.post("/connections/{connection_id}/historical")
-async def launch_historical(request: Request, connection_id: int) -> Response:
+async def launch_historical(request: Request, connection_id: ConnectionId) -> Response:
     form = await request.form()
     try:
         start = dt.date.fromisoformat(str(form.get("start", "")))
@@ -107,7 +110,7 @@ async def launch_historical(request: Request, connection_id: int) -> Response:
 
 
 @router.post("/connections/{connection_id}/auto-sync")
-async def auto_sync(request: Request, connection_id: int) -> Response:
+async def auto_sync(request: Request, connection_id: ConnectionId) -> Response:
     enabled = (await request.form()).get("enabled") == "on"
     try:
         actions.set_auto_sync(service_of(request), connection_id, enabled)
@@ -118,13 +121,14 @@ async def auto_sync(request: Request, connection_id: int) -> Response:
 
 
 @router.post("/connections/{connection_id}/settings")
-async def save_settings(request: Request, connection_id: int) -> Response:
+async def save_settings(request: Request, connection_id: ConnectionId) -> Response:
     service = service_of(request)
     form = await request.form()
     try:
         settings = settings_from_form(form)
         tables = actions.check_tables(form_tables(form))
-        name = str(form.get("name", ""))
+        # A form without the field keeps the name; an empty one is refused.
+        name = None if form.get("name") is None else str(form.get("name"))
         # The destination is checked on the network: not on the event loop.
         await run_in_threadpool(
             actions.save_settings, service, connection_id, settings, name=name
@@ -140,7 +144,7 @@ async def save_settings(request: Request, connection_id: int) -> Response:
 
 
 @router.post("/connections/{connection_id}/key")
-async def replace_key(request: Request, connection_id: int) -> Response:
+async def replace_key(request: Request, connection_id: ConnectionId) -> Response:
     key = str((await request.form()).get("api_key", "")).strip()
     try:
         await run_in_threadpool(
@@ -154,7 +158,7 @@ async def replace_key(request: Request, connection_id: int) -> Response:
 
 
 @router.post("/connections/{connection_id}/delete")
-def delete(request: Request, connection_id: int) -> Response:
+def delete(request: Request, connection_id: ConnectionId) -> Response:
     service = service_of(request)
     try:
         conn = actions.delete(service, connection_id)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from .. import actions
 from ..auth import require_user
 from ..engine import CheckFailed
-from ..web import connection_or_404, render, service_of
+from ..web import ConnectionId, connection_or_404, render, service_of
 from .forms import (
     form_tables,
     plain_errors,
@@ -52,21 +52,21 @@ async def connect(request: Request) -> Response:
 
 
 @router.get("/connections/{connection_id}/setup/connected")
-def connected_page(request: Request, connection_id: int) -> Response:
+def connected_page(request: Request, connection_id: ConnectionId) -> Response:
     with service_of(request).db.session() as s:
         conn = connection_or_404(s, connection_id)
     return _connect_page(request, name=conn.name, error=None, conn=conn)
 
 
 @router.get("/connections/{connection_id}/setup/tables")
-def tables_page(request: Request, connection_id: int) -> Response:
+def tables_page(request: Request, connection_id: ConnectionId) -> Response:
     with service_of(request).db.session() as s:
         conn = connection_or_404(s, connection_id)
     return render(request, "tables.html", conn=conn, error=None)
 
 
 @router.post("/connections/{connection_id}/setup/tables")
-async def save_tables(request: Request, connection_id: int) -> Response:
+async def save_tables(request: Request, connection_id: ConnectionId) -> Response:
     service = service_of(request)
     try:
         actions.save_tables(service, connection_id, form_tables(await request.form()))
@@ -78,7 +78,7 @@ async def save_tables(request: Request, connection_id: int) -> Response:
 
 
 @router.get("/connections/{connection_id}/setup/finish")
-def finish_page(request: Request, connection_id: int) -> Response:
+def finish_page(request: Request, connection_id: ConnectionId) -> Response:
     with service_of(request).db.session() as s:
         conn = connection_or_404(s, connection_id)
     return render(
@@ -87,7 +87,7 @@ def finish_page(request: Request, connection_id: int) -> Response:
 
 
 @router.post("/connections/{connection_id}/setup/finish")
-async def finish(request: Request, connection_id: int) -> Response:
+async def finish(request: Request, connection_id: ConnectionId) -> Response:
     service = service_of(request)
     form = await request.form()
     try:
