@@ -174,6 +174,9 @@ class SyncConfig(BaseModel):
     profile_readers: int = Field(default=PROFILE_READERS, ge=1, le=32)
     # Off only for a server without rate limits (a sandbox with --rate-limits off).
     pacing: bool = True
+    # Seconds a sync waits for another sync loading the same dataset to finish
+    # (PostgreSQL; see load/lock.py) before it stops with an error.
+    lock_wait: float = Field(default=600.0, ge=0, le=MAX_WAIT, allow_inf_nan=False)
     # How far back the first sync of campaign_performance_stats reads; later
     # syncs re-read only the lookback window.
     stats_history_days: int = Field(default=730, ge=0)
@@ -220,6 +223,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=8, ge=1)
     max_wait: float = Field(default=300.0, gt=0, le=MAX_WAIT, allow_inf_nan=False)
     pacing: bool = True
+    lock_wait: float = Field(default=600.0, ge=0, le=MAX_WAIT, allow_inf_nan=False)
 
     _file_values: ClassVar[dict[str, Any]] = {}
     # Set for the commands that write (sync, backfill): their folder and file

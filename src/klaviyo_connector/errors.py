@@ -10,11 +10,14 @@
     │   ├── ServerError             5xx that persisted through retries
     │   ├── UnexpectedResponseError a body that is not Klaviyo's JSON (proxy page,
     │   │                           truncated JSON, malformed page)
-    │   └── TransportError          no answer: DNS, refused, reset, timeout
-    │       └── UnreachableError    no connection at all (DNS, refused, connect
-    │                               timeout): the whole run stops
+    │   ├── TransportError          no answer: DNS, refused, reset, timeout
+    │   │   └── UnreachableError    no connection at all (DNS, refused, connect
+    │   │                           timeout): the whole run stops
+    │   └── NotKlaviyoError         the base URL answers, but not as Klaviyo: the
+    │                               whole run stops
     ├── ConversionMetricError       no usable "Placed Order" metric
     └── WarehouseError              the destination refused the load
+        └── DatasetBusyError        another sync is loading the same dataset
 
 Every message names what happened and the next step; none contains the API key.
 """
@@ -121,6 +124,16 @@ class UnreachableError(TransportError):
     request of the run would fail the same way."""
 
 
+class NotKlaviyoError(KlaviyoError):
+    """The base URL answers, but not as Klaviyo does (a 404 for the account, a
+    page that is not JSON): every other request of the run would fail too."""
+
+    fix = (
+        "Check the base URL (--base-url or KLAVIYO_BASE_URL): Klaviyo's is "
+        "https://a.klaviyo.com."
+    )
+
+
 class ConversionMetricError(ConnectorError):
     fix = (
         "Create or connect a 'Placed Order' metric in Klaviyo, or set "
@@ -131,3 +144,13 @@ class ConversionMetricError(ConnectorError):
 
 class WarehouseError(ConnectorError):
     fix = "Check the destination's credentials and that it is reachable."
+
+
+class DatasetBusyError(WarehouseError):
+    """Another sync holds the dataset: two loading it at once would interleave
+    their merges into duplicate rows."""
+
+    fix = (
+        "Run this sync again once the other one has finished, or raise lock_wait "
+        "(KLAVIYO_LOCK_WAIT) to wait longer."
+    )

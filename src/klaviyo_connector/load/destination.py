@@ -15,6 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from klaviyo_connector.errors import ConfigError, WarehouseError
+from klaviyo_connector.load.failures import (
+    Failure,
+    classify,
+    first_line,
+    fix_for,
+    sentence,
+)
 
 if TYPE_CHECKING:
     import dlt
@@ -156,13 +163,22 @@ def open_duckdb(cfg: SyncConfig) -> duckdb.DuckDBPyConnection:
         connection = duckdb.connect(str(path))
         set_duckdb_memory(connection, DUCKDB_MEMORY_MB[0])
     except duckdb.Error as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise WarehouseError(
-            f"Could not open the DuckDB file {path}: {detail}",
-            fix="Make sure no other program (another sync, a SQL client) has the "
-            "file open for writing, and that it is a DuckDB database.",
-        ) from exc
+        raise _unopened(path, exc, cfg) from exc
     return connection
+
+
+def _unopened(path: Path, exc: Exception, cfg: SyncConfig) -> WarehouseError:
+    """Why the DuckDB file would not open, with the fix for that reason."""
+    failure = classify(exc, "duckdb")
+    fix = (
+        fix_for(failure, exc, cfg)
+        if failure in (Failure.FILE, Failure.IN_USE)
+        else "Make sure it is a DuckDB database, or choose another file."
+    )
+    return WarehouseError(
+        sentence(f"Could not open the DuckDB file {path}: {first_line(exc)}"),
+        fix=fix,
+    )
 
 
 def _credentials(cfg: SyncConfig) -> str | None:

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from klaviyo_connector import KLAVIYO_BASE_URL
-from klaviyo_connector.errors import ConversionMetricError
+from klaviyo_connector.errors import (
+    ConversionMetricError,
+    KlaviyoError,
+    NotKlaviyoError,
+    UnexpectedResponseError,
+)
 from klaviyo_connector.errors import PermissionDeniedError as _Denied
 from klaviyo_connector.keys import ApiKey, check_private_key
 from klaviyo_connector.reports.metrics import MetricChoice, placed_order_candidates
@@ -121,11 +126,42 @@ def _probe(client: Any, scope: str) -> bool:
     return True
 
 
-def _account(client: Any) -> tuple[str | None, str | None, bool]:
+# What a proxy or CDN in front of Klaviyo answers with a page of its own (a
+# bot check, a bad request, proxy sign-in, throttling): the address may be right.
+_PROXY_STATUSES = frozenset({400, 403, 407, 429})
+
+
+def not_klaviyo(base_url: str, exc: KlaviyoError) -> NotKlaviyoError | None:
+    """The error to stop on when the answer to GET /api/accounts shows that
+    the base URL is not Klaviyo's API. Klaviyo serves that path to every key,
+    always as JSON: a 404, a redirect, or a success or client error that is not
+    its JSON (other than a proxy's) comes from another server."""
+    status = exc.status
+    if status is None:
+        return None
+    foreign = status == 404 or (
+        isinstance(exc, UnexpectedResponseError)
+        and (status < 400 or (status < 500 and status not in _PROXY_STATUSES))
+    )
+    if not foreign:
+        return None
+    return NotKlaviyoError(
+        f"The base URL {base_url} does not answer like Klaviyo: {exc.message}",
+        endpoint=exc.endpoint,
+        status=status,
+    )
+
+
+def _account(client: Any, base_url: str) -> tuple[str | None, str | None, bool]:
     try:
         document = client.get("/api/accounts", {})
     except _Denied:
         return None, None, False
+    except KlaviyoError as exc:
+        foreign = not_klaviyo(base_url, exc)
+        if foreign is None:
+            raise
+        raise foreign from exc
     data = document.get("data") or [{}]
     account = data[0] if isinstance(data, list) and data else {}
     contact = (account.get("attributes") or {}).get("contact_information") or {}
@@ -189,7 +225,7 @@ def check_connection(
 
         with KlaviyoClient(api_key, base_url=base_url, max_attempts=3) as own:
             return check_connection(api_key, base_url, conversion_metric_id, client=own)
-    name, account_id, account_ok = _account(client)
+    name, account_id, account_ok = _account(client, base_url)
     scopes = {"accounts:read": account_ok}
     scopes.update({s: _probe(client, s) for s in PROBES if s != "accounts:read"})
     metrics = _metrics(client)
