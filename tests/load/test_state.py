@@ -7,14 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import engine_config
+from tests.conftest import StartSandbox, engine_config
 
+from klaviyo_connector.config import SyncConfig
+from klaviyo_connector.errors import ConfigError
 from klaviyo_connector.load import warehouse as warehouse_module
 from klaviyo_connector.load import warehouse_reader
 from klaviyo_connector.load.state import (
+    DATASET_ROW,
     STATE_COLUMNS,
     STATE_TABLE,
+    Account,
     CursorState,
+    held_account,
     latest_states,
     state_row,
 )
@@ -87,3 +92,63 @@ def test_a_state_table_from_before_ranges_is_read_and_then_extended(
     assert "resume_ranges" in columns[0]
     with Warehouse(cfg) as warehouse:
         assert warehouse.cursors()["profile"].cursor is not None
+
+
+def test_the_newest_row_naming_an_account_is_the_dataset_s() -> None:
+    later = T0 + dt.timedelta(minutes=1)
+    rows = [
+        ("list", T0, None, T0, None, "ACC1", "First"),
+        (DATASET_ROW, None, None, later, None, "ACC2", None),
+        ("profile", T0, None, later + dt.timedelta(minutes=1), None, None, None),
+    ]
+    assert held_account(rows) == Account("ACC2")
+    assert str(held_account(rows[:1])) == "First (ACC1)"
+    assert held_account(rows[2:]) is None
+    # The dataset's own row is no table's cursor.
+    assert set(latest_states(rows)) == {"list", "profile"}
+
+
+def test_a_state_table_from_before_accounts_is_read_and_adopts_the_account(
+    start_sandbox: StartSandbox,
+    tmp_path: Path,
+    warehouse: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warehouse an earlier version wrote names no account: its cursors are
+    still read, this sync's account is recorded before anything is read, and
+    from then on another account is refused."""
+    running, other = start_sandbox(), start_sandbox(seed=7)
+    cfg = engine_config(running, tmp_path, **warehouse)
+    old_columns = tuple(c for c in STATE_COLUMNS if not c.name.startswith("account"))
+    monkeypatch.setattr(warehouse_module, "STATE_COLUMNS", old_columns)
+
+    def old_row(*args: Any) -> dict[str, Any]:
+        row = state_row(*args)
+        del row["account_id"], row["account_name"]
+        return row
+
+    monkeypatch.setattr(warehouse_module, "state_row", old_row)
+    first = run_sync(cfg, RunRequest(tables=("list",)))
+    assert first.status == RunStatus.SUCCEEDED, first.tables
+    assert "account_id" not in _state_columns(cfg)
+
+    monkeypatch.undo()
+    with Warehouse(cfg) as warehouse_before:
+        cursors = warehouse_before.cursors()
+        assert warehouse_before.held_account is None
+    second = run_sync(cfg, RunRequest(tables=("list",), lookback_days=0))
+    assert second.status == RunStatus.SUCCEEDED, second.tables
+    # Read from the old cursor, not in full.
+    assert second.tables["list"].rows < len(list(running.sandbox.ground_truth("list")))
+    with Warehouse(cfg) as warehouse_after:
+        assert warehouse_after.cursors()["list"] == cursors["list"]
+        held = warehouse_after.held_account
+    assert held is not None
+    assert held.id == running.sandbox.store.account()["id"]
+    with pytest.raises(ConfigError, match="holds Klaviyo account"):
+        run_sync(engine_config(other, tmp_path, **warehouse), RunRequest())
+
+
+def _state_columns(cfg: SyncConfig) -> set[str]:
+    with Warehouse(cfg) as warehouse:
+        return warehouse.columns(STATE_TABLE)

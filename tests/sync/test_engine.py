@@ -28,6 +28,7 @@ from tests.sync.support import (
 from klaviyo_connector.config import SyncConfig
 from klaviyo_connector.keys import ApiKey
 from klaviyo_connector.load import warehouse_reader
+from klaviyo_connector.load.state import DATASET_ROW, STATE_TABLE
 from klaviyo_connector.sandbox import RunningSandbox, serve_in_thread
 from klaviyo_connector.sync.check import KEY_REJECTED
 from klaviyo_connector.sync.engine import INTERRUPTED, run_sync
@@ -176,9 +177,10 @@ def test_lookback_rereads_stats_of_recent_campaigns_only(
         assert second[key] == first[key]
 
 
-def _state_rows(cfg: SyncConfig) -> int | None:
+def _state_tables(cfg: SyncConfig) -> set[str]:
     with warehouse_reader(cfg) as reader:
-        return reader.count("_klaviyo_sync_state")
+        rows = reader.query(f"SELECT table_name FROM {reader.table(STATE_TABLE)}")
+    return {row["table_name"] for row in rows}
 
 
 def test_backfill_fills_a_range_and_leaves_cursors_alone(
@@ -193,7 +195,8 @@ def test_backfill_fills_a_range_and_leaves_cursors_alone(
     result = run_sync(e2e_config, request)
 
     assert result.status == RunStatus.SUCCEEDED, result.tables
-    assert _state_rows(e2e_config) is None
+    # No cursor, only the row naming the account the dataset now holds.
+    assert _state_tables(e2e_config) == {DATASET_ROW}
     profiles = read_table(e2e_config, "profile")
     expected = {
         p["id"]

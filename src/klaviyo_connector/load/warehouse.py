@@ -22,9 +22,12 @@ from klaviyo_connector.load.destination import (
     set_duckdb_memory,
 )
 from klaviyo_connector.load.state import (
+    DATASET_ROW,
     STATE_COLUMNS,
     STATE_TABLE,
+    Account,
     CursorState,
+    held_account,
     latest_states,
     state_query,
     state_row,
@@ -112,8 +115,12 @@ def _first_line(exc: BaseException) -> str:
 class Warehouse:
     """The destination of one connection: reads cursors, commits rows."""
 
-    def __init__(self, cfg: SyncConfig) -> None:
+    def __init__(self, cfg: SyncConfig, account: Account | None = None) -> None:
         self.cfg = cfg
+        # The Klaviyo account this sync reads (None when the key may not read
+        # it), stamped on every state row, and the one the dataset holds.
+        self.account = account
+        self.held_account: Account | None = None
         self._duckdb = open_duckdb(cfg) if cfg.destination == "duckdb" else None
         self._duckdb_mb = DUCKDB_MEMORY_MB[0]
         self.pipeline: dlt.Pipeline = make_pipeline(cfg, self._duckdb)
@@ -142,18 +149,13 @@ class Warehouse:
             self.pipeline.abort_packages()
 
     def cursors(self) -> dict[str, CursorState]:
+        """The cursor in force per table; learns `held_account` on the way."""
         from dlt.common.configuration.exceptions import ConfigFieldMissingException
         from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
         try:
-            try:
-                rows = self._fetch(state_query)
-            except DatabaseUndefinedRelation:
-                raise
-            except ConfigFieldMissingException:
-                raise
-            except Exception:  # a state table from before `resume_ranges`
-                rows = self._fetch(partial(state_query, with_ranges=False))
+            columns = self.columns(STATE_TABLE)
+            rows = self._fetch(partial(state_query, columns=columns))
         except DatabaseUndefinedRelation:
             return {}
         except ConfigFieldMissingException as exc:
@@ -167,11 +169,42 @@ class Warehouse:
                 f"Could not read the sync state from the {self.cfg.destination} "
                 f"destination: {_first_line(exc)}"
             ) from exc
+        self.held_account = held_account(rows)
         states = latest_states(rows)
         for table, state in states.items():
             if state.committed_at is not None:
                 self._last_commit[table] = state.committed_at
         return states
+
+    def columns(self, table: str) -> set[str]:
+        """The columns the destination's table has; DatabaseUndefinedRelation
+        when it has no such table."""
+        with DLT_LOCK, self.pipeline.sql_client() as client:
+            sql = f"SELECT * FROM {client.make_qualified_table_name(table)} WHERE 1 = 0"
+            with client.execute_query(sql) as cursor:
+                return {str(column[0]) for column in cursor.description or ()}
+
+    def save_states(self, states: Sequence[CursorState]) -> None:
+        """Commits state rows on their own, without rows of any table."""
+        if states:
+            now = dt.datetime.now(dt.UTC)
+            self._run([self._state_resource(states, now)], STATE_TABLE)
+            self._recorded()
+
+    def record_account(self) -> None:
+        """Records this sync's account at once, unless the dataset names one:
+        every load records it, but a sync may load nothing."""
+        if self._unrecorded:
+            self.save_states([CursorState(DATASET_ROW)])
+
+    @property
+    def _unrecorded(self) -> bool:
+        return self.account is not None and self.held_account is None
+
+    def _recorded(self) -> None:
+        """After a commit: its state rows named this sync's account."""
+        if self.account is not None:
+            self.held_account = self.account
 
     def has_table(self, name: str) -> bool:
         """Whether a load of this pipeline has created the table (an empty
@@ -214,9 +247,14 @@ class Warehouse:
         resources = []
         if len(batch) or create:
             resources.append(self._resource(spec, batch, loaded_at))
+        if state is None and self._unrecorded:
+            # A load without a cursor (a backfill's) still says whose rows these are.
+            state = CursorState(DATASET_ROW)
         if state is not None:
-            resources.append(self._state_resource(state, run_started_at or loaded_at))
+            started = run_started_at or loaded_at
+            resources.append(self._state_resource([state], started))
         self._run(resources, spec.name)
+        self._recorded()
         return len(batch)
 
     def _resource(
@@ -277,11 +315,17 @@ class Warehouse:
         set_duckdb_memory(self._duckdb, self._duckdb_mb)
         return True
 
-    def _state_resource(self, state: CursorState, run_started_at: dt.datetime) -> Any:
+    def _state_resource(
+        self, states: Sequence[CursorState], run_started_at: dt.datetime
+    ) -> Any:
         import dlt
 
+        rows = [
+            state_row(state, run_started_at, self._stamp(state.table), self.account)
+            for state in states
+        ]
         return dlt.resource(
-            iter([[state_row(state, run_started_at, self._stamp(state.table))]]),
+            iter([rows]),
             name=STATE_TABLE,
             write_disposition="append",
             columns=column_hints(STATE_COLUMNS, ()),

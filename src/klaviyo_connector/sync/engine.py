@@ -27,6 +27,7 @@ from klaviyo_connector.errors import (
     UnreachableError,
 )
 from klaviyo_connector.keys import redact
+from klaviyo_connector.load.state import Account, CursorState
 from klaviyo_connector.load.warehouse import Warehouse
 from klaviyo_connector.memory import tune_allocators
 from klaviyo_connector.reports import DIMENSIONS, STATS
@@ -37,6 +38,7 @@ from klaviyo_connector.sync.check import (
 )
 from klaviyo_connector.sync.collector import freeze_startup
 from klaviyo_connector.sync.context import Cancelled, RunContext, TableRun
+from klaviyo_connector.sync.dataset import account_of, require_same_account
 from klaviyo_connector.sync.dimension import DimensionSync
 from klaviyo_connector.sync.models import (
     TABLES,
@@ -194,16 +196,33 @@ def _check_key(client: KlaviyoClient) -> dict[str, Any] | None:
         return None
 
 
-def _open_warehouse(cfg: SyncConfig, request: RunRequest) -> tuple[Warehouse, dict]:
-    warehouse = Warehouse(cfg)
+Cursors = dict[str, CursorState]
+
+
+def _open_warehouse(
+    cfg: SyncConfig, request: RunRequest, account: Account | None
+) -> tuple[Warehouse, Cursors]:
+    warehouse = Warehouse(cfg, account)
     freeze_startup()  # dlt, DuckDB and pyarrow are loaded by now
     try:
         warehouse.prepare()
-        cursors = {} if request.kind == RunKind.HISTORICAL else warehouse.cursors()
+        cursors = _check_dataset(warehouse, request)
     except BaseException:
         warehouse.close()
         raise
     return warehouse, cursors
+
+
+def _check_dataset(warehouse: Warehouse, request: RunRequest) -> Cursors:
+    """The cursors to start from, once the dataset is known to hold this
+    account; a backfill starts from none."""
+    cursors = warehouse.cursors()
+    require_same_account(warehouse.cfg, warehouse.held_account, warehouse.account)
+    if cursors:
+        # Cursors that name no account (an earlier version wrote them) adopt
+        # this one now, in case this sync loads nothing.
+        warehouse.record_account()
+    return {} if request.kind == RunKind.HISTORICAL else cursors
 
 
 def _interruptible(cancel: threading.Event) -> Callable[[float], None]:
@@ -249,7 +268,7 @@ def run_sync(
     with _client(cfg, cancel) as client:
         try:
             account = _check_key(client)
-            warehouse, cursors = _open_warehouse(cfg, normalized)
+            warehouse, cursors = _open_warehouse(cfg, normalized, account_of(account))
         except ConfigError:
             raise
         except Cancelled:

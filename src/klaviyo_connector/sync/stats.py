@@ -23,7 +23,8 @@ from klaviyo_connector.sync.windows import report_timeframes
 
 METRICS_ENDPOINT = "/api/metrics"
 ACCOUNTS_ENDPOINT = "/api/accounts"
-ACCOUNT_FIELDS = {"fields[account]": "timezone"}
+# The name tells a user which account a dataset holds (see sync.dataset).
+ACCOUNT_FIELDS = {"fields[account]": "timezone,contact_information"}
 
 
 def table_spec(report: ValuesReport) -> TableSpec:
