@@ -184,6 +184,16 @@ class Warehouse:
             with client.execute_query(sql) as cursor:
                 return {str(column[0]) for column in cursor.description or ()}
 
+    def exists(self, table: str) -> bool:
+        """Whether the destination has the table, whatever dlt remembers."""
+        from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+        try:
+            self.columns(table)
+        except DatabaseUndefinedRelation:
+            return False
+        return True
+
     def save_states(self, states: Sequence[CursorState]) -> None:
         """Commits state rows on their own, without rows of any table."""
         if states:

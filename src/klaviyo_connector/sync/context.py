@@ -44,6 +44,9 @@ class RunContext:
     stop_reason: str | None = None
     # The pre-flight GET /api/accounts answer, when the key may read it.
     account: dict[str, Any] | None = None
+    # Tables (the state table too) found missing from the warehouse although
+    # an earlier sync created them: created again, read in full.
+    recreated: tuple[str, ...] = ()
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

@@ -1,5 +1,6 @@
 """What a sync makes sure of in the dataset before it reads: the dataset holds
-this account's records and no other's."""
+this account's records and no other's, and the tables earlier syncs created
+are still there."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from klaviyo_connector.config import SyncConfig
 from klaviyo_connector.errors import ConfigError
-from klaviyo_connector.load.state import Account
+from klaviyo_connector.load.state import STATE_TABLE, Account
 
 log = logging.getLogger(__name__)
 
@@ -55,4 +56,25 @@ def require_same_account(
         f"{_place(cfg)} holds Klaviyo account {held}, but the key belongs to "
         f"account {current}; a dataset holds one account, so nothing was read.",
         fix=f"Sync {current} into {other}.",
+    )
+
+
+def recreated_warning(table: str, recreated: tuple[str, ...], historical: bool) -> str:
+    """What the table's result says when it, or the state table, was missing
+    from the warehouse and created again (see `load.recreate`)."""
+    if table in recreated:
+        missing, done = f"The {table} table was", "created again and read in full"
+        if historical:
+            done = (
+                "created again with this recovery's records; the next sync reads "
+                "it in full"
+            )
+    else:
+        missing = f"The sync state ({STATE_TABLE}) was"
+        done = f"created again and the {table} table read in full"
+        if historical:
+            done = f"created again; the next sync reads the {table} table in full"
+    return (
+        f"{missing} missing from the warehouse although an earlier sync created "
+        f"it (dropped by hand?): it was {done}."
     )

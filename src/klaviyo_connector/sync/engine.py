@@ -27,7 +27,8 @@ from klaviyo_connector.errors import (
     UnreachableError,
 )
 from klaviyo_connector.keys import redact
-from klaviyo_connector.load.state import Account, CursorState
+from klaviyo_connector.load.recreate import recreate_missing
+from klaviyo_connector.load.state import STATE_TABLE, Account, CursorState
 from klaviyo_connector.load.warehouse import Warehouse
 from klaviyo_connector.memory import tune_allocators
 from klaviyo_connector.reports import DIMENSIONS, STATS
@@ -38,7 +39,11 @@ from klaviyo_connector.sync.check import (
 )
 from klaviyo_connector.sync.collector import freeze_startup
 from klaviyo_connector.sync.context import Cancelled, RunContext, TableRun
-from klaviyo_connector.sync.dataset import account_of, require_same_account
+from klaviyo_connector.sync.dataset import (
+    account_of,
+    recreated_warning,
+    require_same_account,
+)
 from klaviyo_connector.sync.dimension import DimensionSync
 from klaviyo_connector.sync.models import (
     TABLES,
@@ -121,6 +126,10 @@ def run_table(ctx: RunContext, table: str) -> TableResult:
     table would fail the same way (a rejected key, Klaviyo unreachable)."""
     job = _job(ctx, table)
     run: TableRun = job.run
+    if {table, STATE_TABLE} & set(ctx.recreated):
+        run.result.warnings.append(
+            recreated_warning(table, ctx.recreated, ctx.historical)
+        )
     try:
         ctx.check_cancelled()
         job.sync()
@@ -201,28 +210,34 @@ Cursors = dict[str, CursorState]
 
 def _open_warehouse(
     cfg: SyncConfig, request: RunRequest, account: Account | None
-) -> tuple[Warehouse, Cursors]:
+) -> tuple[Warehouse, Cursors, tuple[str, ...]]:
     warehouse = Warehouse(cfg, account)
     freeze_startup()  # dlt, DuckDB and pyarrow are loaded by now
     try:
         warehouse.prepare()
-        cursors = _check_dataset(warehouse, request)
+        cursors, recreated = _check_dataset(warehouse, request)
     except BaseException:
         warehouse.close()
         raise
-    return warehouse, cursors
+    return warehouse, cursors, recreated
 
 
-def _check_dataset(warehouse: Warehouse, request: RunRequest) -> Cursors:
+def _check_dataset(
+    warehouse: Warehouse, request: RunRequest
+) -> tuple[Cursors, tuple[str, ...]]:
     """The cursors to start from, once the dataset is known to hold this
-    account; a backfill starts from none."""
+    account and the tables missing from it are ready to be created again
+    (with the names of those); a backfill starts from none."""
     cursors = warehouse.cursors()
     require_same_account(warehouse.cfg, warehouse.held_account, warehouse.account)
+    recreated = tuple(recreate_missing(warehouse, request.tables, cursors))
     if cursors:
         # Cursors that name no account (an earlier version wrote them) adopt
         # this one now, in case this sync loads nothing.
         warehouse.record_account()
-    return {} if request.kind == RunKind.HISTORICAL else cursors
+    if request.kind == RunKind.HISTORICAL:
+        return {}, recreated
+    return {t: s for t, s in cursors.items() if t not in recreated}, recreated
 
 
 def _interruptible(cancel: threading.Event) -> Callable[[float], None]:
@@ -268,7 +283,9 @@ def run_sync(
     with _client(cfg, cancel) as client:
         try:
             account = _check_key(client)
-            warehouse, cursors = _open_warehouse(cfg, normalized, account_of(account))
+            warehouse, cursors, recreated = _open_warehouse(
+                cfg, normalized, account_of(account)
+            )
         except ConfigError:
             raise
         except Cancelled:
@@ -285,6 +302,7 @@ def run_sync(
                 cfg, normalized, client, warehouse, started, cursors, progress, cancel
             )
             ctx.account = account
+            ctx.recreated = recreated
             _collect(ctx, result)
     result.finished_at = dt.datetime.now(dt.UTC)
     log.info("run %s: %s", request.kind.value, result.status.value)
