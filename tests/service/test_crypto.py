@@ -34,6 +34,26 @@ def test_data_dir_is_private(tmp_path):
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
 
 
+def test_a_folder_another_run_creates_first_is_taken_as_is(tmp_path, monkeypatch):
+    """Two connections' first runs create the warehouse folder at once: the
+    one that loses the race finds it made."""
+    folder = tmp_path / "warehouse"
+    real_is_dir = type(folder).is_dir
+    answers = iter([False])  # the first look misses the other run's mkdir
+
+    def racing_is_dir(path):
+        if path == folder:
+            first = next(answers, None)
+            if first is False:
+                folder.mkdir(mode=0o700)
+                return False
+        return real_is_dir(path)
+
+    monkeypatch.setattr(type(folder), "is_dir", racing_is_dir)
+    ensure_private_dir(folder)
+    assert real_is_dir(folder)
+
+
 def test_vault_round_trip_hides_the_key(tmp_path):
     vault = Vault.open(tmp_path, None)
     token = vault.encrypt(KEY)

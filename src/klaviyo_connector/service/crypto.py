@@ -24,7 +24,13 @@ def ensure_private_dir(path: Path) -> None:
     user's, and keeps its mode (the files written into it are owner-only)."""
     if path.is_dir():
         return
-    path.mkdir(mode=PRIVATE_DIR, parents=True)
+    try:
+        path.mkdir(mode=PRIVATE_DIR, parents=True)
+    except FileExistsError:
+        # Two connections' first runs may create the warehouse folder at once.
+        if path.is_dir():
+            return
+        raise
     # mkdir's mode passes through the umask; the folder must not be shared.
     os.chmod(path, PRIVATE_DIR)
 
