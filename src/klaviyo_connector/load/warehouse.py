@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from klaviyo_connector.errors import ConfigError, WarehouseError
 from klaviyo_connector.load.batch import RowBatch
 from klaviyo_connector.load.destination import (
     DLT_LOCK,
@@ -21,6 +20,13 @@ from klaviyo_connector.load.destination import (
     open_duckdb,
     set_duckdb_memory,
 )
+from klaviyo_connector.load.failures import (
+    chain_text,
+    load_error,
+    no_credentials,
+    warehouse_error,
+)
+from klaviyo_connector.load.lock import DatasetLock
 from klaviyo_connector.load.state import (
     DATASET_ROW,
     STATE_COLUMNS,
@@ -48,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]+@")
 LOADED_AT_COLUMN = Column(LOADED_AT, TIMESTAMP, False, "when the row was loaded")
 DLT_LOAD_ID, DLT_ID = "_dlt_load_id", "_dlt_id"
 
@@ -87,31 +92,6 @@ class TableSpec:
         return (*self.columns, LOADED_AT_COLUMN)
 
 
-def _clean(text: str) -> str:
-    return _CREDENTIALS_IN_URL.sub("://***@", text)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception and its causes, outermost first."""
-    chain: list[BaseException] = []
-    inner: BaseException | None = exc
-    while inner is not None and all(inner is not seen for seen in chain):
-        chain.append(inner)
-        inner = inner.__cause__ or inner.__context__
-    return chain
-
-
-def _chain_text(exc: BaseException) -> str:
-    """Every message in the exception's chain of causes."""
-    return "\n".join(str(inner) for inner in _chain(exc))
-
-
-def _first_line(exc: BaseException) -> str:
-    inner = _chain(exc)[-1]
-    lines = str(inner).strip().splitlines() or [type(inner).__name__]
-    return _clean(lines[0])[:300]
-
-
 class Warehouse:
     """The destination of one connection: reads cursors, commits rows."""
 
@@ -124,6 +104,7 @@ class Warehouse:
         self._duckdb = open_duckdb(cfg) if cfg.destination == "duckdb" else None
         self._duckdb_mb = DUCKDB_MEMORY_MB[0]
         self.pipeline: dlt.Pipeline = make_pipeline(cfg, self._duckdb)
+        self._lock = DatasetLock(self.pipeline, cfg)
         self._format = file_format(cfg.destination)
         # The newest state row per table: a later one is always stamped after
         # it, even when the run that wrote it had a clock that ran ahead, so
@@ -131,8 +112,10 @@ class Warehouse:
         self._last_commit: dict[str, dt.datetime] = {}
 
     def close(self) -> None:
-        """Let go of the destination; a DuckDB file is checkpointed and freed."""
+        """Let go of the destination and the dataset's lock; a DuckDB file is
+        checkpointed and freed."""
         with DLT_LOCK:
+            self._lock.release()
             if self._duckdb is not None:
                 self._duckdb.close()
                 self._duckdb = None
@@ -142,6 +125,11 @@ class Warehouse:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def lock_dataset(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Takes the dataset for this sync, before anything is read, waiting up
+        to `lock_wait` seconds for another sync that has it (see `load.lock`)."""
+        self._lock.acquire(sleep)
 
     def prepare(self) -> None:
         """Forget loads a killed run left half done: the sync redoes them."""
@@ -159,15 +147,13 @@ class Warehouse:
         except DatabaseUndefinedRelation:
             return {}
         except ConfigFieldMissingException as exc:
-            raise ConfigError(
-                f"The {self.cfg.destination} destination has no credentials.",
-                fix=f"Pass --credentials, or set DESTINATION__"
-                f"{self.cfg.destination.upper()}__CREDENTIALS (dlt's usual variable).",
-            ) from exc
+            raise no_credentials(self.cfg.destination) from exc
         except Exception as exc:
-            raise WarehouseError(
+            raise warehouse_error(
                 f"Could not read the sync state from the {self.cfg.destination} "
-                f"destination: {_first_line(exc)}"
+                "destination",
+                exc,
+                self.cfg,
             ) from exc
         self.held_account = held_account(rows)
         states = latest_states(rows)
@@ -309,7 +295,7 @@ class Warehouse:
         raise failure
 
     def _more_memory(self, failure: Exception, table: str) -> bool:
-        if self._duckdb is None or "Out of Memory" not in _chain_text(failure):
+        if self._duckdb is None or "Out of Memory" not in chain_text(failure):
             return False
         larger = [mb for mb in DUCKDB_MEMORY_MB if mb > self._duckdb_mb]
         if not larger:
@@ -364,12 +350,6 @@ class Warehouse:
                 gc.collect()
             except PipelineStepFailed as exc:
                 self.pipeline.abort_packages()
-                raise WarehouseError(
-                    f"The {self.cfg.destination} destination refused the {table} "
-                    f"rows during {exc.step}: {_first_line(exc)}"
-                ) from exc
+                raise load_error(table, exc, self.cfg, exc.step) from exc
             except Exception as exc:
-                raise WarehouseError(
-                    f"The {self.cfg.destination} destination could not be reached "
-                    f"for the {table} rows: {_first_line(exc)}"
-                ) from exc
+                raise load_error(table, exc, self.cfg) from exc

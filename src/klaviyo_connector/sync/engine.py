@@ -34,6 +34,7 @@ from klaviyo_connector.memory import tune_allocators
 from klaviyo_connector.reports import DIMENSIONS, STATS
 from klaviyo_connector.sync.check import (
     KEY_REJECTED,
+    not_klaviyo,
     require_private_key,
     scope_advice,
 )
@@ -192,15 +193,19 @@ def _stopped(result: RunResult, tables: tuple[str, ...], reason: str) -> RunResu
 
 
 def _check_key(client: KlaviyoClient) -> dict[str, Any] | None:
-    """One cheap request before anything is created: a rejected key or an
-    unreachable Klaviyo ends the run here and leaves no file behind. A key
-    without `accounts:read` (403) or a passing fault proves enough. The answer
-    (the account's timezone) is kept for the stats table, which needs it."""
+    """One cheap request before anything is created: a rejected key, an
+    unreachable Klaviyo or a base URL that is not Klaviyo's ends the run here
+    and leaves no file behind. A key without `accounts:read` (403), a proxy's
+    page or a passing fault proves enough. The answer (the account's
+    timezone) is kept for the stats table, which needs it."""
     try:
         return client.get(ACCOUNTS_ENDPOINT, ACCOUNT_FIELDS)
     except (AuthenticationError, UnreachableError):
         raise
     except KlaviyoError as exc:
+        foreign = not_klaviyo(client.base_url, exc)
+        if foreign is not None:
+            raise foreign from exc
         log.debug("key check: %s", exc.message)
         return None
 
@@ -209,11 +214,17 @@ Cursors = dict[str, CursorState]
 
 
 def _open_warehouse(
-    cfg: SyncConfig, request: RunRequest, account: Account | None
+    cfg: SyncConfig,
+    request: RunRequest,
+    cancel: threading.Event,
+    account: Account | None,
 ) -> tuple[Warehouse, Cursors, tuple[str, ...]]:
     warehouse = Warehouse(cfg, account)
     freeze_startup()  # dlt, DuckDB and pyarrow are loaded by now
     try:
+        # Before anything is read: the sync that holds the dataset may be
+        # committing the very cursors this one would start from.
+        warehouse.lock_dataset(_interruptible(cancel))
         warehouse.prepare()
         cursors, recreated = _check_dataset(warehouse, request)
     except BaseException:
@@ -284,7 +295,7 @@ def run_sync(
         try:
             account = _check_key(client)
             warehouse, cursors, recreated = _open_warehouse(
-                cfg, normalized, account_of(account)
+                cfg, normalized, cancel, account_of(account)
             )
         except ConfigError:
             raise
