@@ -216,8 +216,14 @@ PROFILE_PAGES = ("GET", "/api/profiles")
 
 
 def _committed_chunks(data: Path) -> int:
-    """Load packages dlt finished for the connection: one per profile chunk."""
-    return len(list(data.glob("pipelines/shop/**/loaded/*/package_completed.json")))
+    """Load packages dlt finished for the connection: one per profile chunk.
+    dlt moves package folders while the walk runs; a vanished one means look
+    again at the next poll."""
+    try:
+        done = data.glob("pipelines/shop/**/loaded/*/package_completed.json")
+        return len(list(done))
+    except FileNotFoundError:
+        return 0
 
 
 def _profile_ids(data: Path) -> list[str]:
