@@ -65,6 +65,16 @@ class Served:
         except httpx.TransportError:
             return False
 
+    def sync_to_the_end(self, connection_id: int) -> dict:
+        """Presses Sync now and returns the run once it has finished."""
+        run = self.api.post(f"/api/connections/{connection_id}/sync").json()
+
+        def finished() -> dict | None:
+            now = self.api.get(f"/api/runs/{run['id']}").json()
+            return None if now["status"] in ("queued", "running") else now
+
+        return wait_for(finished, timeout=60)
+
     def kill(self, how: signal.Signals = signal.SIGKILL, wait: float = 10) -> int:
         self.api.close()
         self.proc.send_signal(how)
@@ -122,15 +132,7 @@ def test_restart_keeps_schedules_and_marks_cut_off_runs(tmp_path, own_sandbox):
         after = second.api.get(f"/api/connections/{conn['id']}").json()
         assert after["auto_sync"] is True
         assert after["next_sync_at"] is not None
-        resumed = second.api.post(f"/api/connections/{conn['id']}/sync").json()
-        done = wait_for(
-            lambda: (
-                (r := second.api.get(f"/api/runs/{resumed['id']}").json())["status"]
-                in ("succeeded", "failed", "partial")
-                and r
-            ),
-            timeout=60,
-        )
+        done = second.sync_to_the_end(conn["id"])
         assert done["status"] == "succeeded"
         assert done["tables"]["list"]["rows"] > 0
     finally:
@@ -257,15 +259,7 @@ def test_the_sync_after_a_restart_resumes_after_the_last_commit(tmp_path):
         try:
             runs = f"/api/connections/{conn['id']}/runs"
             assert second.api.get(runs).json()[0]["status"] == "interrupted"
-            resumed = second.api.post(f"/api/connections/{conn['id']}/sync").json()
-            done = wait_for(
-                lambda: (
-                    (r := second.api.get(f"/api/runs/{resumed['id']}").json())["status"]
-                    not in ("queued", "running")
-                    and r
-                ),
-                timeout=60,
-            )
+            done = second.sync_to_the_end(conn["id"])
         finally:
             second.kill()
     assert done["status"] == "succeeded", done
@@ -321,15 +315,7 @@ def test_a_stopped_service_ends_its_run_itself_and_the_next_sync_resumes(tmp_pat
         assert 2 * CHUNK <= kept < PROFILES
         second = Served(data, sandbox.base_url, log, **env)
         try:
-            resumed = second.api.post(f"/api/connections/{conn['id']}/sync").json()
-            done = wait_for(
-                lambda: (
-                    (r := second.api.get(f"/api/runs/{resumed['id']}").json())["status"]
-                    not in ("queued", "running")
-                    and r
-                ),
-                timeout=60,
-            )
+            done = second.sync_to_the_end(conn["id"])
         finally:
             second.kill()
     assert done["status"] == "succeeded", done
