@@ -21,6 +21,7 @@ from klaviyo_connector.client.endpoints import (
 )
 from klaviyo_connector.client.jsonapi import Page, build_url, check_document, to_page
 from klaviyo_connector.client.pacing import Pacer
+from klaviyo_connector.client.records import PageShape
 from klaviyo_connector.client.responses import (
     Call,
     Retryable,
@@ -160,11 +161,14 @@ class KlaviyoClient:
         params: Mapping[str, str] | None = None,
         *,
         start_url: str | None = None,
+        shape: PageShape | None = None,
     ) -> Iterator[Page]:
         """Every page of a collection, following `links.next` exactly as given.
 
-        `start_url` resumes from a saved `Page.next_url` instead of `path`+`params`.
-        Stops when `next` is null or missing, or a page comes back empty."""
+        `start_url` resumes from a saved `Page.next_url` instead of `path`+`params`;
+        `shape` decodes each page to the attributes a table reads
+        (`client.records`). Stops when `next` is null or missing, or a page comes
+        back empty."""
         url: str | None = (
             self._follow(start_url, f"GET {path}")
             if start_url
@@ -174,7 +178,7 @@ class KlaviyoClient:
         while url is not None:
             seen.add(url)
             where = f"GET {path_of(url)}"
-            page = to_page(self._request("GET", url), url, where)
+            page = to_page(self._request("GET", url, shape=shape), url, where)
             next_url = self._follow(page.next_url, where) if page.data else None
             if next_url in seen:
                 raise UnexpectedResponseError(
@@ -208,7 +212,14 @@ class KlaviyoClient:
             status=200,
         )
 
-    def _request(self, method: str, url: str, *, body: bytes | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        shape: PageShape | None = None,
+    ) -> Any:
         template = template_for(url)
         endpoint = ENDPOINTS.get(template)
         call = Call(
@@ -220,7 +231,9 @@ class KlaviyoClient:
         defaults = endpoint.windows if endpoint else DEFAULT_WINDOWS
 
         def attempt() -> Any:
-            return self._attempt(call, url, f"{method} {template}", defaults, body)
+            return self._attempt(
+                call, url, f"{method} {template}", defaults, body, shape
+            )
 
         return call_with_retries(
             attempt,
@@ -238,6 +251,7 @@ class KlaviyoClient:
         bucket: str,
         defaults: tuple[tuple[int, float], ...],
         body: bytes | None,
+        shape: PageShape | None = None,
     ) -> Any:
         if self._pacing:
             self.stats.record_pacing(self.pacer.acquire(bucket, defaults))
@@ -256,7 +270,7 @@ class KlaviyoClient:
             self.pacer.answered(bucket, sent_at)
         self.pacer.observe(bucket, response.headers, defaults, sent_at=sent_at)
         try:
-            return interpret(response, call)
+            return interpret(response, call, shape)
         except Retryable as failure:
             if failure.kind == "throttled" and failure.retry_after is not None:
                 self.pacer.block(bucket, failure.retry_after, defaults)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
+from klaviyo_connector.client.records import PageShape, decode_page
 from klaviyo_connector.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -126,11 +127,15 @@ def _fields(call: Call, status: int, body: ErrorBody | None) -> dict[str, Any]:
     }
 
 
-def interpret(response: httpx.Response, call: Call) -> Any:
-    """The parsed JSON of a 2xx answer; otherwise raise what the status means."""
+def interpret(
+    response: httpx.Response, call: Call, shape: PageShape | None = None
+) -> Any:
+    """The parsed JSON of a 2xx answer (decoded to `shape` when it has it);
+    otherwise raise what the status means."""
     status = response.status_code
     if 200 <= status < 300:
-        return _success_body(response, call)
+        page = None if shape is None else decode_page(response.content, shape)
+        return _success_body(response, call) if page is None else page
     if _looks_like_html(response):
         raise _html_error(status, call)
     body = error_body(response, call.secret)

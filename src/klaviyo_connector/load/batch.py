@@ -67,8 +67,13 @@ def _without_nul_json(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> bytes | None:
+    """JSON text of an object, or of text a page shape kept as Klaviyo sent it."""
     if value is None:
         return None
+    if isinstance(value, bytes):
+        if _ESCAPED_NUL not in value:
+            return value
+        value = orjson.loads(value)
     text = orjson.dumps(value)
     if _ESCAPED_NUL in text:  # rare; an escaped backslash may match too
         text = orjson.dumps(_without_nul_json(value))

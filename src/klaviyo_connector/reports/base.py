@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from klaviyo_connector.client.records import PageShape
+
 Row = dict[str, Any]
 Resource = Mapping[str, Any]
 IncludedIndex = Mapping[tuple[str, str], Resource]
@@ -69,6 +71,9 @@ class DimensionReport:
     # Read in several `updated` ranges at once (sync/ranges.py): needs a sort
     # by the cursor field, an upper bound in the filter and one variant.
     split_reads: bool = False
+    # Pages decoded straight into these attributes (client/records.py), for
+    # the table whose pages are most of a sync's bytes.
+    page_shape: PageShape | None = None
     doc: str = ""
 
     @property
@@ -118,6 +123,9 @@ def bool_or_none(value: Any) -> bool | None:
 
 
 def json_or_none(value: Any) -> Any:
+    """An object or array; one decoded by a page shape stays its JSON text."""
+    if isinstance(value, bytes):
+        return value if value.lstrip()[:1] in (b"{", b"[") else None
     return value if isinstance(value, (dict, list)) else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from klaviyo_connector.client.records import PageShape
 from klaviyo_connector.reports.base import (
     JSON,
     TEXT,
@@ -68,5 +69,6 @@ REPORT = DimensionReport(
     params={"additional-fields[profile]": "subscriptions", "sort": "updated"},
     chunk_rows=CHUNK_ROWS,
     split_reads=True,
+    page_shape=PageShape(TEXT_FIELDS + TIME_FIELDS, JSON_FIELDS),
     doc="One row per profile; upserted by id on updated, committed in chunks.",
 )

@@ -81,7 +81,8 @@ def _pages(
         )
         if condition:
             params["filter"] = condition
-        for page in ctx.client.paginate(report.endpoint, params):
+        pages = ctx.client.paginate(report.endpoint, params, shape=report.page_shape)
+        for page in pages:
             yield variant, page
 
 

@@ -305,7 +305,7 @@ class RangeReader:
         condition = _filter(report, piece.lower, piece.upper)
         if condition:
             params["filter"] = condition
-        pages = client.paginate(report.endpoint, params)
+        pages = client.paginate(report.endpoint, params, shape=report.page_shape)
         try:
             return self._follow(piece, pages, out)
         finally:  # a chain that stops early lets go of its connection
