@@ -141,6 +141,35 @@ def test_a_sync_pressed_during_a_run_says_it_is_queued(tmp_path, own_sandbox):
         wait_run(client, 2)
 
 
+@pytest.mark.slow
+def test_a_table_waiting_on_klaviyo_says_why_while_the_run_runs(tmp_path, own_sandbox):
+    app = make_app(tmp_path / "data", base_url=own_sandbox.base_url)
+    with TestClient(app) as client:
+        client.csrf = sign_in(client)
+        cid = _setup(client, own_sandbox.api_key, tables=["list"])
+        # Two 429s in a row: the list table waits about six seconds in all.
+        own_sandbox.sandbox.faults.add(
+            "throttle", retry_after=3, count=2, path="/api/lists*"
+        )
+        _post(client, f"/connections/{cid}/sync")
+        live = wait_for(
+            lambda: (
+                (r := client.get("/api/runs/1").json())["tables"]
+                .get("list", {})
+                .get("note")
+                and r
+            )
+        )
+        note = "Klaviyo answered 429 (rate limit) on /api/lists; retrying in 3 s"
+        assert (live["status"], live["tables"]["list"]["note"]) == ("running", note)
+        row = _row(client.get(f"/connections/{cid}").text, 1)
+        assert f'<small class="wait-note">{note}</small>' in row
+        run = wait_run(client, 1)
+    assert run["status"] == "succeeded"
+    assert run["tables"]["list"]["note"] is None
+    assert run["tables"]["list"]["rows"] > 0
+
+
 def test_a_run_that_stopped_as_a_whole_says_why_once(tmp_path, own_sandbox):
     app = make_app(tmp_path / "data", base_url=own_sandbox.base_url)
     with TestClient(app) as client:

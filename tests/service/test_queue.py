@@ -214,6 +214,30 @@ def test_progress_is_live_then_flushed(store):
     assert _runs(db)[run_id].tables["list"]["rows"] == 5
 
 
+def test_a_wait_note_is_live_only_and_never_shows_the_key(store):
+    db, vault = store
+    a = _connection(db, vault, "a")
+    seen: list[tuple[dict, dict]] = []
+
+    def execute(conn, request, progress):
+        note = f"waiting 41 s for Klaviyo's rate limit on /api/lists {KEY}"
+        progress(Progress("list", rows=5, requests=1, note=note))
+        seen.append((queue.live.get(run_id), _runs(db)[run_id].tables))
+        progress(Progress("list", rows=5, requests=2))
+        seen.append((queue.live.get(run_id), {}))
+        return RunResult(request, dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
+
+    queue = _queue(db, vault, execute)
+    run_id = queue.submit(a, "manual")
+    assert queue.wait_idle(5)
+    (waiting, flushed), (after, _) = seen
+    assert waiting["list"]["note"] == (
+        "waiting 41 s for Klaviyo's rate limit on /api/lists pk_…zz99"
+    )
+    assert "note" not in flushed["list"], "the note is not kept with the run"
+    assert after["list"]["note"] is None
+
+
 def test_an_engine_crash_fails_the_run_and_the_queue_goes_on(store):
     db, vault = store
     a = _connection(db, vault, "a")

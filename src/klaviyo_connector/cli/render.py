@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress as Bar
 from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -81,6 +82,8 @@ class LiveProgress:
             if event.table not in self._tasks:
                 self._tasks[event.table] = self._bar.add_task(event.table, total=None)
             state = "failed" if event.error else ("done" if event.done else "")
+            if event.note and not event.done:
+                state = escape(event.note)
             self._bar.update(
                 self._tasks[event.table],
                 description=f"{event.table:<28} {event.rows:>9,} rows "

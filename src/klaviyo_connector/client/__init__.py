@@ -12,6 +12,7 @@ from klaviyo_connector.client.jsonapi import Page
 from klaviyo_connector.client.pacing import Pacer, parse_rate_limit
 from klaviyo_connector.client.responses import parse_retry_after, scope_fix
 from klaviyo_connector.client.stats import RequestInfo, RequestStats
+from klaviyo_connector.client.waits import WaitInfo
 
 __all__ = [
     "ENDPOINTS",
@@ -21,6 +22,7 @@ __all__ = [
     "Page",
     "RequestInfo",
     "RequestStats",
+    "WaitInfo",
     "parse_rate_limit",
     "parse_retry_after",
     "scope_fix",

@@ -28,8 +28,9 @@ from klaviyo_connector.client.responses import (
     interpret,
     transport_failure,
 )
-from klaviyo_connector.client.retry import RetryPolicy, call_with_retries
+from klaviyo_connector.client.retry import Backoff, RetryPolicy, call_with_retries
 from klaviyo_connector.client.stats import RequestInfo, RequestStats
+from klaviyo_connector.client.waits import WAIT_WORTH_TELLING, WaitInfo
 from klaviyo_connector.errors import ConfigError, UnexpectedResponseError
 from klaviyo_connector.keys import ApiKey, check_private_key
 
@@ -71,7 +72,9 @@ class KlaviyoClient:
     pacer that a sandbox's rate-limit windows run that many times faster.
     `pacing=False` sends without waiting for Klaviyo's published limits: only
     for a server that has none (a sandbox started with `--rate-limits off`);
-    a 429 is still honoured."""
+    a 429 is still honoured. `on_wait` (settable later) hears of every wait of
+    two seconds or more before it begins, pacing or retry, on the waiting
+    thread."""
 
     def __init__(
         self,
@@ -88,6 +91,7 @@ class KlaviyoClient:
         sleep: Callable[[float], None] | None = None,
         time_scale: float = 1.0,
         on_request: Callable[[RequestInfo], None] | None = None,
+        on_wait: Callable[[WaitInfo], None] | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         pacing: bool = True,
@@ -113,6 +117,7 @@ class KlaviyoClient:
         )
         self.stats = RequestStats()
         self._on_request = on_request
+        self.on_wait = on_wait
         self._http = httpx.Client(
             headers={
                 "Authorization": f"Klaviyo-API-Key {self._key.reveal()}",
@@ -241,8 +246,27 @@ class KlaviyoClient:
             clock=self._clock,
             sleep=self._sleep,
             where=call.where,
-            on_retry=lambda failure, wait: self.stats.record_retry(wait),
+            on_retry=lambda backoff: self._retrying(template, backoff),
         )
+
+    def _retrying(self, template: str, backoff: Backoff) -> None:
+        self.stats.record_retry(backoff.wait)
+        failure = backoff.failure
+        self._tell(
+            WaitInfo(
+                template,
+                backoff.wait,
+                failure.kind,
+                failure.error.status,
+                failure.reason,
+                backoff.attempt,
+                backoff.attempts,
+            )
+        )
+
+    def _tell(self, wait: WaitInfo) -> None:
+        if self.on_wait is not None and wait.seconds >= WAIT_WORTH_TELLING:
+            self.on_wait(wait)
 
     def _attempt(
         self,
@@ -254,7 +278,11 @@ class KlaviyoClient:
         shape: PageShape | None = None,
     ) -> Any:
         if self._pacing:
-            self.stats.record_pacing(self.pacer.acquire(bucket, defaults))
+            template = bucket.split(" ", 1)[1]
+            waited = self.pacer.acquire(
+                bucket, defaults, lambda s: self._tell(WaitInfo(template, s))
+            )
+            self.stats.record_pacing(waited)
         sent_at = self._clock()
         headers = {"content-type": JSONAPI} if body is not None else None
         started = time.perf_counter()

@@ -258,8 +258,14 @@ class Pacer:
             bucket = self._buckets.get(key)
             return bucket.windows(self.scale) if bucket else ()
 
-    def acquire(self, key: str, defaults: Sequence[Window]) -> float:
-        """Block until `key` may send one request; returns the seconds waited."""
+    def acquire(
+        self,
+        key: str,
+        defaults: Sequence[Window],
+        on_wait: Callable[[float], None] | None = None,
+    ) -> float:
+        """Block until `key` may send one request; returns the seconds waited.
+        `on_wait` hears of each wait, in seconds, before it begins."""
         waited = 0.0
         while True:
             with self._lock:
@@ -271,6 +277,8 @@ class Pacer:
                     bucket.dispatch(now)
                     return waited
             self._check_budget(key, wait, binding)
+            if on_wait is not None:
+                on_wait(wait)
             self.sleep(wait)
             waited += wait
 

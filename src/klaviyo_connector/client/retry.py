@@ -44,6 +44,19 @@ def throttle_wait(retry_after: float) -> float:
     return retry_after + random.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """A retry about to wait, as handed to an `on_retry` callback."""
+
+    failure: Retryable
+    wait: float
+    # The attempt that follows, counting failures other than 429s, and how
+    # many the policy allows for this kind of failure; None for a 429, which
+    # waits as Klaviyo says for as long as `max_wait` allows.
+    attempt: int | None
+    attempts: int | None
+
+
 class _Budget:
     """Bookkeeping for one logical request across its attempts."""
 
@@ -52,7 +65,7 @@ class _Budget:
         policy: RetryPolicy,
         clock: Callable[[], float],
         where: str,
-        on_retry: Callable[[Retryable, float], None] | None,
+        on_retry: Callable[[Backoff], None] | None,
     ) -> None:
         self.policy, self.clock, self.where = policy, clock, where
         self.on_retry = on_retry
@@ -75,15 +88,17 @@ class _Budget:
     def _out_of_budget(self, failure: Retryable) -> bool:
         if failure.kind != "throttled":
             self.failures += 1
-            limit = self.policy.max_attempts
-            if failure.kind == "html":
-                limit = min(limit, self.policy.html_attempts)
-            elif failure.kind == "connect":
-                limit = min(limit, self.policy.connect_attempts)
-            if self.failures >= limit:
+            if self.failures >= self._limit(failure):
                 return True
         elapsed = self.clock() - self.started
         return elapsed + self.next_wait > self.policy.max_wait
+
+    def _limit(self, failure: Retryable) -> int:
+        if failure.kind == "html":
+            return min(self.policy.max_attempts, self.policy.html_attempts)
+        if failure.kind == "connect":
+            return min(self.policy.max_attempts, self.policy.connect_attempts)
+        return self.policy.max_attempts
 
     def _wait_for(self, failure: Retryable) -> float:
         if failure.kind == "throttled" and failure.retry_after is not None:
@@ -107,7 +122,10 @@ class _Budget:
             state.attempt_number + 1,
         )
         if self.on_retry is not None:
-            self.on_retry(failure, self.next_wait)
+            counted = failure.kind != "throttled"
+            attempt = self.failures + 1 if counted else None
+            limit = self._limit(failure) if counted else None
+            self.on_retry(Backoff(failure, self.next_wait, attempt, limit))
 
     def final_error(self, failure: Retryable) -> Exception:
         """The typed error, saying how long the connector kept trying."""
@@ -144,7 +162,7 @@ def call_with_retries(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     where: str,
-    on_retry: Callable[[Retryable, float], None] | None = None,
+    on_retry: Callable[[Backoff], None] | None = None,
 ) -> T:
     """Run `attempt` until it returns, raises a final error, or the budget ends."""
     budget = _Budget(policy, clock, where, on_retry)

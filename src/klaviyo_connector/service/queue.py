@@ -79,7 +79,8 @@ class LiveRuns:
     def start(self, run_id: int, tables: tuple[str, ...]) -> None:
         with self._lock:
             self._runs[run_id] = {
-                t: {"rows": 0, "requests": 0, "done": False} for t in tables
+                t: {"rows": 0, "requests": 0, "done": False, "note": None}
+                for t in tables
             }
 
     def update(self, run_id: int, event: Progress) -> dict[str, dict[str, Any]]:
@@ -90,6 +91,8 @@ class LiveRuns:
                 "requests": event.requests,
                 "done": event.done,
                 "error": event.error,
+                # Why the table waits, while it does; never kept with the run.
+                "note": redact(event.note) if event.note else None,
             }
             return {k: dict(v) for k, v in tables.items()}
 
@@ -292,7 +295,10 @@ class RunQueue:
         with self._db.session() as s:
             run = s.get(Run, run_id)
             if run is not None and run.status == "running":
-                run.tables = tables
+                run.tables = {
+                    name: {k: v for k, v in t.items() if k != "note"}
+                    for name, t in tables.items()
+                }
                 run.rows = sum(t.get("rows", 0) for t in tables.values())
                 run.requests = sum(t.get("requests", 0) for t in tables.values())
 

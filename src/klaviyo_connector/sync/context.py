@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from klaviyo_connector.keys import redact
 from klaviyo_connector.load.state import CursorState
 from klaviyo_connector.sync.models import (
     Progress,
@@ -19,7 +20,7 @@ from klaviyo_connector.sync.models import (
 )
 
 if TYPE_CHECKING:
-    from klaviyo_connector.client import KlaviyoClient
+    from klaviyo_connector.client import KlaviyoClient, WaitInfo
     from klaviyo_connector.config import SyncConfig
     from klaviyo_connector.load.warehouse import Warehouse
 
@@ -48,6 +49,8 @@ class RunContext:
     # an earlier sync created them: created again, read in full.
     recreated: tuple[str, ...] = ()
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The tables reading each endpoint, told when a request of theirs waits.
+    _readers: dict[str, list[TableRun]] = field(default_factory=dict, repr=False)
 
     @property
     def historical(self) -> bool:
@@ -72,6 +75,16 @@ class RunContext:
         if self.progress is not None:
             self.progress(event)
 
+    def reads(self, run: TableRun, endpoints: Sequence[str]) -> None:
+        for endpoint in endpoints:
+            self._readers.setdefault(endpoint, []).append(run)
+
+    def on_wait(self, wait: WaitInfo) -> None:
+        """The client's `on_wait`: the tables reading the endpoint say why
+        they wait. A wait outside any table (the key check) goes untold."""
+        for run in tuple(self._readers.get(wait.endpoint, ())):
+            run.waiting(wait.note)
+
 
 class TableRun:
     """Counts one table's rows, requests and time, and reports progress."""
@@ -82,6 +95,10 @@ class TableRun:
         self._endpoints = tuple(endpoints)
         self._before = self._counts()
         self._started = time.monotonic()
+        self._note: str | None = None
+        self._note_since = 0  # requests answered when the wait began
+        self._note_lock = threading.Lock()
+        ctx.reads(self, self._endpoints)
 
     def _counts(self) -> dict[str, int]:
         counts = self.ctx.client.stats.by_endpoint
@@ -97,9 +114,31 @@ class TableRun:
         stop here if the run is stopping (rows just committed still count)."""
         if rows_loaded:  # only the loading thread loads; readers just report
             self.result.rows += rows_loaded
-        self.result.requests = self.requests
-        self.ctx.emit(Progress(self.result.table, self.result.rows, self.requests))
+        requests = self.result.requests = self.requests
+        self._report(requests, self._current_note(requests))
         self.ctx.check_cancelled()
+
+    def waiting(self, note: str) -> None:
+        """A request of this table waits (pacing, or a retry): say so until a
+        page asked for after the wait began arrives."""
+        requests = self.requests
+        note = redact(note, self.ctx.cfg.api_key.reveal())
+        with self._note_lock:
+            self._note, self._note_since = note, requests
+        self._report(requests, note)
+
+    def _report(self, requests: int, note: str | None) -> None:
+        result = self.result
+        self.ctx.emit(Progress(result.table, result.rows, requests, note=note))
+
+    def _current_note(self, requests: int) -> str | None:
+        # Pages fetched ahead still arrive during a wait and must not end it:
+        # only a request answered since the wait began does. Requests count
+        # attempts as they are answered.
+        with self._note_lock:
+            if requests > self._note_since:
+                self._note = None
+            return self._note
 
     def finish(
         self, error: str | None = None, fix: str | None = None, *, stopped: bool = False

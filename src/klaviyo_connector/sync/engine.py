@@ -314,6 +314,7 @@ def run_sync(
             )
             ctx.account = account
             ctx.recreated = recreated
+            client.on_wait = ctx.on_wait
             _collect(ctx, result)
     result.finished_at = dt.datetime.now(dt.UTC)
     log.info("run %s: %s", request.kind.value, result.status.value)

@@ -85,13 +85,15 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress event: `rows` and `requests` so far for one table."""
+    """A progress event: `rows` and `requests` so far for one table, and
+    `note`, why it waits (Klaviyo's rate limit, a retry) while it does."""
 
     table: str
     rows: int
     requests: int
     done: bool = False
     error: str | None = None
+    note: str | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

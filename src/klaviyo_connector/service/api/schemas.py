@@ -126,6 +126,11 @@ class TableRunOut(BaseModel):
         description="Cut short because the whole run stopped; the run's error "
         "says why.",
     )
+    note: str | None = Field(
+        default=None,
+        description="While the run runs: why the table is waiting, when a "
+        "request waits two seconds or more for Klaviyo's rate limit or a retry.",
+    )
 
 
 class RunOut(BaseModel):

@@ -45,6 +45,10 @@
         mark.title = t.warnings.join(" ");
         row.append(" ", mark);
       }
+      // Why a table's numbers stand still: Klaviyo's rate limit, or a retry.
+      if (run.status === "running" && !t.done && t.note) {
+        row.appendChild(text("small", t.note, "wait-note"));
+      }
       cell.appendChild(row);
     });
   }
