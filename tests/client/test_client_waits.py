@@ -30,7 +30,7 @@ from klaviyo_connector.client import WaitInfo
         ),
         (
             WaitInfo("/api/lists", 4, "body", 200, "truncated or invalid JSON", 3, 8),
-            "Klaviyo's answer on /api/lists was cut short; retrying in 4 s"
+            "Klaviyo's answer on /api/lists was cut short or malformed; retrying in 4 s"
             " (attempt 3 of 8)",
         ),
         (
@@ -57,3 +57,14 @@ def test_the_client_tells_only_waits_of_two_seconds_or_more(make_client):
         ("/api/lists", "throttled", 429)
     ]
     assert 3 <= heard[0].seconds < 4.5
+
+
+def test_a_listener_that_fails_does_not_stop_the_request(make_client):
+    def broken(wait: WaitInfo) -> None:
+        raise RuntimeError("the dashboard's database is gone")
+
+    throttled = error(429, "throttled", "Slow down.", headers={"retry-after": "3"})
+    client = make_client(
+        Script(throttled, doc(resources("list", "l1"))), on_wait=broken
+    )
+    assert client.get("/api/lists")["data"][0]["id"] == "l1"

@@ -107,6 +107,13 @@ def test_included_resources_are_kept() -> None:
         b'{"data": [{"type": "profile", "attributes": {}}]}',
         b'{"data": [{"id": "1"}]}',
         b'{"data": [{"id": "1", "attributes": {"location": {"a": }}}]}',
+        b'{"data": [{"id": "1", "attributes": {"location": {"city": "\xff"}}}]}',
+        b'{"data": [{"id": "1", "attributes": {"properties": '
+        b'{"a": "\\u0000", "b": 1e400}}}]}',
+        b'{"data": [{"id": "1", "attributes": {"properties": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}}]}",
     ],
     ids=[
         "html",
@@ -116,6 +123,9 @@ def test_included_resources_are_kept() -> None:
         "no id",
         "no attributes",
         "broken json",
+        "kept text not utf-8",
+        "kept text with a nul that does not parse",
+        "nested too deep",
     ],
 )
 def test_a_body_without_the_shape_is_left_to_the_generic_parse(body: bytes) -> None:

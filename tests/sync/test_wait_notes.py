@@ -108,3 +108,12 @@ def test_short_waits_and_finished_tables_carry_no_note():
     assert table.time.sleeps, "the 429 was waited for"
     assert set(table.notes) == {None}
     assert table.events[-1].done
+
+
+def test_a_wait_told_after_the_table_finished_is_not_reported():
+    table = Table(Script(doc([])))
+    table.run.finish()
+    table.run.waiting("waiting 41 s for Klaviyo's rate limit on /api/profiles")
+    assert len(table.events) == 1
+    assert table.events[0].done
+    assert table.events[0].note is None

@@ -265,8 +265,12 @@ class KlaviyoClient:
         )
 
     def _tell(self, wait: WaitInfo) -> None:
-        if self.on_wait is not None and wait.seconds >= WAIT_WORTH_TELLING:
+        if self.on_wait is None or wait.seconds < WAIT_WORTH_TELLING:
+            return
+        try:
             self.on_wait(wait)
+        except Exception:  # a note that cannot be shown must not stop a sync
+            log.debug("telling of a wait on %s failed", wait.endpoint, exc_info=True)
 
     def _attempt(
         self,

@@ -15,7 +15,7 @@ class WaitInfo:
 
     `cause` is "pacing" (Klaviyo's published limit is used up) or the kind of
     failure a retry waits after: "throttled" (429), "server" (5xx), "html",
-    "body" (an answer cut short), "transport" or "connect" (no answer)."""
+    "body" (an answer cut short or malformed), "transport" or "connect" (no answer)."""
 
     endpoint: str  # the registry template, e.g. /api/profiles
     seconds: float
@@ -40,7 +40,7 @@ class WaitInfo:
         if self.cause == "html" and self.status is not None:
             return f"Klaviyo answered {self.status} with a web page {where}"
         if self.cause == "body":
-            return f"Klaviyo's answer {where} was cut short"
+            return f"Klaviyo's answer {where} was cut short or malformed"
         if self.status is not None:
             return f"Klaviyo answered {self.status} {where}"
         detail = f" ({self.detail})" if self.detail else ""

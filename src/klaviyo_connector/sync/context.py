@@ -98,6 +98,7 @@ class TableRun:
         self._note: str | None = None
         self._note_since = 0  # requests answered when the wait began
         self._note_lock = threading.Lock()
+        self._finished = False
         ctx.reads(self, self._endpoints)
 
     def _counts(self) -> dict[str, int]:
@@ -119,13 +120,17 @@ class TableRun:
         self.ctx.check_cancelled()
 
     def waiting(self, note: str) -> None:
-        """A request of this table waits (pacing, or a retry): say so until a
-        page asked for after the wait began arrives."""
+        """A request of this table waits (pacing, or a retry): say so until
+        Klaviyo answers one of its requests after the wait began. A request
+        still out when the table has finished (another table's, on a shared
+        endpoint) does not bring it back to life."""
         requests = self.requests
         note = redact(note, self.ctx.cfg.api_key.reveal())
         with self._note_lock:
+            if self._finished:
+                return
             self._note, self._note_since = note, requests
-        self._report(requests, note)
+            self._report(requests, note)
 
     def _report(self, requests: int, note: str | None) -> None:
         result = self.result
@@ -147,13 +152,15 @@ class TableRun:
         self.result.seconds = round(time.monotonic() - self._started, 3)
         self.result.error, self.result.fix = error, fix
         self.result.stopped = stopped
-        self.ctx.emit(
-            Progress(
-                self.result.table,
-                self.result.rows,
-                self.result.requests,
-                done=True,
-                error=error,
+        with self._note_lock:  # no wait note may follow the table's end
+            self._finished, self._note = True, None
+            self.ctx.emit(
+                Progress(
+                    self.result.table,
+                    self.result.rows,
+                    self.result.requests,
+                    done=True,
+                    error=error,
+                )
             )
-        )
         return self.result
