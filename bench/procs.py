@@ -134,6 +134,7 @@ def sandbox(
     time_scale: float,
     log: Path,
     latency_ms: float = 0.0,
+    prebuild: bool = False,
 ) -> Iterator[Sandbox]:
     """`klaviyo-connector sandbox` on a free port, stopped on exit."""
     args = [
@@ -151,6 +152,7 @@ def sandbox(
         str(time_scale),
         "--latency-ms",
         str(latency_ms),
+        *(["--prebuild"] if prebuild else []),
     ]
     errors = log.open("w")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, text=True)

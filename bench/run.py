@@ -241,7 +241,7 @@ def ceiling(plan: Plan, root: Path, report: Report) -> None:
     work.mkdir()
     say(
         f"ceiling: sandbox with {profiles:,} profiles, limits on, time scale "
-        f"{scale}, answers after {latency:g} ms"
+        f"{scale}, answers after {latency:g} ms, profiles built before serving"
     )
     with sandbox(
         profiles,
@@ -249,6 +249,7 @@ def ceiling(plan: Plan, root: Path, report: Report) -> None:
         rate_limits=True,
         time_scale=scale,
         latency_ms=latency,
+        prebuild=True,
         log=work / "sb.log",
     ) as sb:
         before = sb.stats()

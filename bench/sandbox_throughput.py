@@ -42,8 +42,9 @@ _SERVE = (
 
 
 @contextmanager
-def sandbox_process(profiles: int) -> Iterator[str]:
+def sandbox_process(profiles: int, prebuild: bool) -> Iterator[str]:
     args = [sys.executable, "-c", _SERVE, "--port", "0", "--profiles", str(profiles)]
+    args += ["--prebuild"] if prebuild else []
     process = subprocess.Popen(
         [*args, "--rate-limits", "off"], stdout=subprocess.PIPE, text=True
     )
@@ -57,8 +58,8 @@ def sandbox_process(profiles: int) -> Iterator[str]:
 
 
 @contextmanager
-def sandbox_thread(profiles: int) -> Iterator[str]:
-    config = SandboxConfig(profiles=profiles, rate_limits=False)
+def sandbox_thread(profiles: int, prebuild: bool) -> Iterator[str]:
+    config = SandboxConfig(profiles=profiles, rate_limits=False, prebuild=prebuild)
     with serve_in_thread(config) as running:
         yield running.base_url
 
@@ -85,9 +86,12 @@ def main() -> None:
     parser.add_argument(
         "--in-thread", action="store_true", help="serve in this process"
     )
+    parser.add_argument(
+        "--prebuild", action="store_true", help="build every profile before serving"
+    )
     args = parser.parse_args()
     start = sandbox_thread if args.in_thread else sandbox_process
-    with start(args.profiles) as base_url:
+    with start(args.profiles, args.prebuild) as base_url:
         httpx.get(base_url + "/api/accounts", headers=HEADERS, timeout=60)  # warm up
         counts = [0] * args.threads
         began = time.monotonic()
@@ -104,7 +108,8 @@ def main() -> None:
     pages = sum(counts)
     print(
         f"{pages} pages of 100 profiles (with subscriptions) in {elapsed:.1f} s "
-        f"on {args.threads} thread(s), {args.profiles} profiles: "
+        f"on {args.threads} thread(s), {args.profiles} profiles"
+        f"{' (prebuilt)' if args.prebuild else ''}: "
         f"{verdict(pages / elapsed * 60)}"
     )
 

@@ -68,9 +68,12 @@ def test_same_seed_and_now_serve_identical_data() -> None:
     time.sleep(1.1)  # a start a second later: the real clock has moved on
     with sandbox(*pinned) as (second_url, _):
         second = served_data(second_url)
+    with sandbox(*pinned, "--prebuild") as (prebuilt_url, _):
+        prebuilt = served_data(prebuilt_url)
     with sandbox("--seed", "8", "--now", NOW) as (other_url, _):
         other_seed = served_data(other_url)
     assert first == second
+    assert prebuilt == first
     assert first != other_seed
     updated = [p["attributes"]["updated"] for p in json.loads(first[1])["data"]]
     assert max(updated) <= "2026-01-02T03:04:05+00:00"  # dated by --now

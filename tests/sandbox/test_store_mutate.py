@@ -16,8 +16,8 @@ NOW = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)
 CHANNELS = ("email", "sms", "mobile_push")
 
 
-def make(profiles: int = 700) -> Store:
-    return Store(SandboxConfig(seed=3, profiles=profiles, now=NOW))
+def make(profiles: int = 700, *, prebuild: bool = False) -> Store:
+    return Store(SandboxConfig(seed=3, profiles=profiles, now=NOW, prebuild=prebuild))
 
 
 def drain(store: Store, resource: str, conditions: list[Condition]) -> list[str]:
@@ -167,3 +167,22 @@ def test_the_clock_runs_and_can_be_advanced() -> None:
     assert first >= NOW
     store.advance(3600)
     assert store.now - first >= timedelta(hours=1)
+
+
+def test_a_prebuilt_account_serves_and_changes_like_a_generated_one() -> None:
+    generated, prebuilt = make(), make(prebuild=True)
+    assert prebuilt.profiles.gen.prebuilt
+    assert not generated.profiles.gen.prebuilt
+    recent = [Condition("updated", "greater-than", NOW - timedelta(days=30))]
+    for conditions in ([], recent):
+        pages = [
+            store.query("profile", conditions, "-updated", None, 1000)
+            for store in (generated, prebuilt)
+        ]
+        assert pages[0] == pages[1]
+        assert pages[0][0]
+    summary = prebuilt.mutate(0.05, seed=4)
+    changed = set(summary.updated["profile"])
+    assert changed
+    page, _ = prebuilt.query("profile", recent, "-updated", None, 1000)
+    assert changed <= {record["id"] for record in page}

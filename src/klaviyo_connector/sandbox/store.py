@@ -90,6 +90,8 @@ class Store:
             "no_recipients": made.no_recipients,
         }
         generator = ProfileGenerator(cfg.seed, cfg.profiles, anchor, refs[0])
+        if cfg.prebuild:
+            generator.prebuild()
         self.profiles = ProfileIndex(generator)
         self._members = {a: Draw.of(cfg.seed, "members", a).random() for a in audiences}
         if "future_record" in cfg.quirks:
