@@ -338,6 +338,15 @@ def test_retries_are_logged_at_warning_with_reason_and_wait(make_client, caplog)
     ]
 
 
+def test_retry_lines_count_attempts_as_the_progress_note_does(make_client, caplog):
+    caplog.set_level(logging.WARNING, logger="klaviyo_connector.client")
+    throttled = error(429, "throttled", "x", headers={"Retry-After": "1"})
+    unavailable = error(503, "service_unavailable", "x")
+    make_client(Script(unavailable, throttled, unavailable, OK)).get("/api/profiles")
+    endings = [r.getMessage().rsplit("s", 1)[-1] for r in caplog.records]
+    assert endings == [" (attempt 2 of 8)", "", " (attempt 3 of 8)"]
+
+
 def _every_failure() -> list[httpx.Response | Exception]:
     echo = f"Key {KEY} is not valid Klaviyo-API-Key {KEY}"
     return [

@@ -114,17 +114,19 @@ class _Budget:
 
     def before_sleep(self, state: RetryCallState) -> None:
         failure = _failure(state)
+        # A 429 is waited out within max_wait and takes no attempt: only
+        # other failures count toward the attempts a request may make.
+        counted = failure.kind != "throttled"
+        attempt = self.failures + 1 if counted else None
+        limit = self._limit(failure) if counted else None
         log.warning(
-            "%s: %s; retrying in %.2fs (attempt %d)",
+            "%s: %s; retrying in %.2fs%s",
             self.where,
             failure.reason,
             self.next_wait,
-            state.attempt_number + 1,
+            f" (attempt {attempt} of {limit})" if counted else "",
         )
         if self.on_retry is not None:
-            counted = failure.kind != "throttled"
-            attempt = self.failures + 1 if counted else None
-            limit = self._limit(failure) if counted else None
             self.on_retry(Backoff(failure, self.next_wait, attempt, limit))
 
     def final_error(self, failure: Retryable) -> Exception:
