@@ -3,12 +3,14 @@ a body without the shape is left to the generic parse and its checks."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 import pytest
 
 from klaviyo_connector.client.records import PageShape, decode_page
+from klaviyo_connector.errors import UnexpectedResponseError
 from klaviyo_connector.load.batch import RowBatch
 from klaviyo_connector.reports import profiles
 
@@ -146,3 +148,25 @@ def test_only_the_shape_attributes_are_kept() -> None:
             "attributes": {"name": "VIP", "definition": b"null"},
         }
     ]
+
+
+def test_values_nested_deeper_than_orjson_writes_load_on_both_paths() -> None:
+    deep: Any = "x"
+    for _ in range(300):
+        deep = [deep]
+    profile = _profile(1, properties={"nul": "a\x00b", "deep": deep})
+    body = json.dumps({"data": [profile]}).encode()  # orjson writes 254 levels
+    shaped = decode_page(body, SHAPE)
+    assert shaped is not None
+    loaded = _loaded(_rows(shaped))
+    assert loaded == _loaded(_rows(orjson.loads(body)))
+    assert loaded[0]["properties"]["nul"] == "a\ufffdb"
+
+
+def test_a_value_too_deep_to_write_is_a_typed_error() -> None:
+    deep: Any = "x"
+    for _ in range(1010):
+        deep = [deep]
+    rows = [profiles.profile_row(_profile(1, properties=deep), {})]
+    with pytest.raises(UnexpectedResponseError, match="nested about a thousand"):
+        RowBatch.of(profiles.COLUMNS, rows).to_arrow()

@@ -117,3 +117,26 @@ def test_a_wait_told_after_the_table_finished_is_not_reported():
     assert len(table.events) == 1
     assert table.events[0].done
     assert table.events[0].note is None
+
+
+def test_a_reader_on_its_last_page_after_the_table_finished_reports_nothing():
+    table = Table(Script(doc([])))
+    table.run.finish("The warehouse refused the load.")
+    table.run.step()
+    assert [(event.done, event.error) for event in table.events] == [
+        (True, "The warehouse refused the load.")
+    ]
+
+
+def test_a_listener_that_fails_costs_the_display_not_the_table():
+    table = Table(Script(doc(resources("profile", "p1"))))
+
+    def broken(event: Progress) -> None:
+        raise RuntimeError("the terminal is gone")
+
+    table.run.ctx.progress = broken
+    for _ in table.client.paginate(PROFILES):
+        table.run.step(rows_loaded=1)
+    table.run.waiting("waiting 41 s for Klaviyo's rate limit on /api/profiles")
+    result = table.run.finish()
+    assert (result.rows, result.requests, result.error) == (1, 1, None)

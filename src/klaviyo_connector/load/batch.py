@@ -12,11 +12,13 @@ instead of normalizing row by row.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from klaviyo_connector.errors import UnexpectedResponseError
 from klaviyo_connector.reports.base import (
     BIGINT,
     BOOL,
@@ -74,10 +76,27 @@ def _json_text(value: Any) -> bytes | None:
         if _ESCAPED_NUL not in value:
             return value
         value = orjson.loads(value)
-    text = orjson.dumps(value)
-    if _ESCAPED_NUL in text:  # rare; an escaped backslash may match too
-        text = orjson.dumps(_without_nul_json(value))
+    try:
+        text = _dumps(value)
+        if _ESCAPED_NUL in text:  # rare; an escaped backslash may match too
+            text = _dumps(_without_nul_json(value))
+    except RecursionError:
+        raise UnexpectedResponseError(
+            "Klaviyo sent a JSON value nested about a thousand levels deep, "
+            "deeper than the connector can write to a JSON column",
+            fix="Report it with the sync's log (run with -v): a value that deep "
+            "cannot be loaded until it is flattened in Klaviyo.",
+        ) from None
     return text
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson writes at most 254 levels of nesting
+        return json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
 
 
 def _without_nul_text(array: pa.Array) -> pa.Array:

@@ -56,6 +56,10 @@ class Store:
         self.lock = threading.RLock()
         self.mutations = 0
         self._generate()
+        # The account's clock starts once it is ready: a start that builds
+        # every profile first (prebuild) serves the same data as one that
+        # does not.
+        self._started = time.monotonic()
 
     # -- construction ------------------------------------------------------------
 

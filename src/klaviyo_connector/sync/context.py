@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from klaviyo_connector.client import KlaviyoClient, WaitInfo
     from klaviyo_connector.config import SyncConfig
     from klaviyo_connector.load.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
@@ -72,8 +75,14 @@ class RunContext:
         self.cancel.set()
 
     def emit(self, event: Progress) -> None:
-        if self.progress is not None:
+        """Tell the listener; one that fails (a closed terminal, a dashboard
+        whose database is gone) costs the progress display, not the sync."""
+        if self.progress is None:
+            return
+        try:
             self.progress(event)
+        except Exception:
+            log.debug("the progress listener failed on %s", event.table, exc_info=True)
 
     def reads(self, run: TableRun, endpoints: Sequence[str]) -> None:
         for endpoint in endpoints:
@@ -116,7 +125,11 @@ class TableRun:
         if rows_loaded:  # only the loading thread loads; readers just report
             self.result.rows += rows_loaded
         requests = self.result.requests = self.requests
-        self._report(requests, self._current_note(requests))
+        with self._note_lock:
+            # A reader may still be on its last page when the table has
+            # finished (a failed load, a stop): the table stays finished.
+            if not self._finished:
+                self._report(requests, self._current_note(requests))
         self.ctx.check_cancelled()
 
     def waiting(self, note: str) -> None:
@@ -139,11 +152,10 @@ class TableRun:
     def _current_note(self, requests: int) -> str | None:
         # Pages fetched ahead still arrive during a wait and must not end it:
         # only a request answered since the wait began does. Requests count
-        # attempts as they are answered.
-        with self._note_lock:
-            if requests > self._note_since:
-                self._note = None
-            return self._note
+        # attempts as they are answered. Called with `_note_lock` held.
+        if requests > self._note_since:
+            self._note = None
+        return self._note
 
     def finish(
         self, error: str | None = None, fix: str | None = None, *, stopped: bool = False
