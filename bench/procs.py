@@ -176,8 +176,6 @@ def sandbox(
 
 def machine() -> str:
     """nproc, RAM and CPU model: what a later run must match to compare."""
-    import psutil
-
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -187,7 +185,7 @@ def machine() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
-    ram = psutil.virtual_memory().total / 2**30
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     return (
         f"{cores or os.cpu_count()} cores ({model}), {ram:.1f} GiB RAM, "

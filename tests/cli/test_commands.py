@@ -589,6 +589,17 @@ def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
 
 
+def test_the_demo_s_last_line_works_from_any_folder(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli.invoke(app, ["demo", "--path", "demo.duckdb", "--profiles", "50"])
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Try it yourself:")
+    assert f"duckdb.connect('{tmp_path / 'demo.duckdb'}')" in last
+
+
 def test_quiet_demo_prints_nothing_and_builds_the_file(
     cli: CliRunner, tmp_path: Path
 ) -> None:

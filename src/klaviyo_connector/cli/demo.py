@@ -101,9 +101,11 @@ def _show_counts(edge: Edge, cfg: SyncConfig) -> None:
     query = "SELECT count(*) FROM klaviyo.profile"
     # This interpreter has duckdb; a `python` on the PATH may not (no venv on).
     python = shlex.quote(sys.executable)
+    # Absolute: the line must work from wherever it is pasted.
+    where = Path(cfg.duckdb_path).resolve()
     edge.out.print(
         f'Try it yourself: {python} -c "import duckdb; '
-        f"print(duckdb.connect('{cfg.duckdb_path}').sql('{query}'))\"",
+        f"print(duckdb.connect('{where}').sql('{query}'))\"",
         markup=False,
         soft_wrap=True,
     )
