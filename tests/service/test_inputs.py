@@ -240,6 +240,28 @@ def test_a_cron_expression_no_date_matches_is_refused(client, sandbox):
     assert dt.datetime.fromisoformat(on["next_sync_at"]).strftime("%m-%d") == "02-29"
 
 
+def test_a_cron_or_seconds_sent_without_its_period_is_refused(client, sandbox):
+    cid = _setup(client, sandbox.api_key)
+    for body, message in (
+        (
+            {"sync_cron": "0 0 31 2 *"},
+            "sync_cron is used only with sync_period 'cron' (this connection's "
+            "would be '24h'): send sync_period 'cron' with it.",
+        ),
+        (
+            {"sync_period": "6h", "sync_seconds": 30},
+            "sync_seconds is used only with sync_period 'seconds' (this "
+            "connection's would be '6h'): send sync_period 'seconds' with it.",
+        ),
+    ):
+        api = client.patch(f"/api/connections/{cid}", json=body)
+        assert (api.status_code, api.json()) == (422, {"detail": message})
+    stored = client.get(f"/api/connections/{cid}").json()
+    assert (stored["sync_period"], stored["sync_cron"]) == ("24h", None)
+    every = {"sync_period": "cron", "sync_cron": "0 */2 * * *"}
+    assert client.patch(f"/api/connections/{cid}", json=every).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

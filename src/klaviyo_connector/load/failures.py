@@ -104,8 +104,9 @@ def sentence(text: str) -> str:
 def no_credentials(destination: str) -> ConfigError:
     return ConfigError(
         f"The {destination} destination has no credentials.",
-        fix=f"Pass --credentials, or set DESTINATION__{destination.upper()}"
-        "__CREDENTIALS (dlt's usual variable).",
+        fix="Set KLAVIYO_DESTINATION_CREDENTIALS (or dlt's own "
+        f"DESTINATION__{destination.upper()}__CREDENTIALS), or pass --credentials "
+        "for a URL without a password.",
     )
 
 

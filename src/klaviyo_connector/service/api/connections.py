@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
@@ -54,6 +56,8 @@ async def check_key(body: KeyIn, request: Request) -> CheckOut:
 async def create_connection(body: ConnectionIn, request: Request) -> ConnectionOut:
     """Validates the key, then stores the connection with its settings."""
     service = service_of(request)
+    period = body.sync_period or SyncSettings().sync_period
+    _require_period_for(body.model_dump(exclude_unset=True), period)
     try:
         actions.check_name(service, body.name)
         summary = await _check(service, body.api_key)
@@ -101,12 +105,27 @@ def _merged_settings(
         exclude_unset=True, include=set(SyncSettings.model_fields)
     )
     try:
-        return SyncSettings.model_validate(current | changes)
+        settings = SyncSettings.model_validate(current | changes)
     except ValidationError as exc:
         messages = "; ".join(
             str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
         )
         raise HTTPException(422, messages) from None
+    _require_period_for(changes, settings.sync_period)
+    return settings
+
+
+def _require_period_for(changes: dict[str, Any], period: str) -> None:
+    """A cron expression or a number of seconds only takes effect with its
+    period: sent with another, it would be dropped without a word."""
+    for field, needs in (("sync_cron", "cron"), ("sync_seconds", "seconds")):
+        if changes.get(field) and period != needs:
+            raise HTTPException(
+                422,
+                f"{field} is used only with sync_period '{needs}' (this "
+                f"connection's would be '{period}'): send sync_period "
+                f"'{needs}' with it.",
+            )
 
 
 @router.patch("/connections/{connection_id}", response_model=ConnectionOut)
