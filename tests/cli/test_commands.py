@@ -581,7 +581,12 @@ def test_demo_needs_no_key(cli: CliRunner, tmp_path: Path) -> None:
 
     with duckdb.connect(str(path), read_only=True) as db:
         best = db.execute(SAMPLE_QUERY).fetchall()
+        sent_without_stats = db.execute(
+            "SELECT count(*) FROM klaviyo.campaign c WHERE c.status = 'Sent' AND "
+            "c.id NOT IN (SELECT campaign_id FROM klaviyo.campaign_performance_stats)"
+        ).fetchone()
     assert len(best) == 5
+    assert sent_without_stats == (0,)
     for campaign, delivered, open_rate in best:
         line = rf"│\s*{re.escape(campaign)}\s*│\s*{delivered:,}\s*│\s*{open_rate}\s*│"
         assert re.search(line, result.output), (campaign, result.output)

@@ -159,9 +159,14 @@ def demo(
                 duckdb_path=path,
                 dataset=DEMO_DATASET,
                 pipeline_name=DEMO_PIPELINE,
+                # Ten years of stats: every sent campaign of the demo account
+                # has its row (a real first sync reads two years). The
+                # sandbox runs without limits, so nothing waits for Klaviyo's
+                # (the report allows two calls a minute, one per year read).
+                stats_history_days=3650,
+                pacing=False,
             )
-            # A year of lookback so the stats table covers the demo's campaigns.
-            result = run_and_report(edge, cfg, RunRequest(lookback_days=365))
+            result = run_and_report(edge, cfg, RunRequest())
         if result.status == RunStatus.SUCCEEDED and edge.verbosity >= 0:
             _show_counts(edge, cfg)
     raise exit_for(result)
