@@ -51,7 +51,6 @@ class Store:
         self.config = config
         anchor = config.now or datetime.now(UTC).replace(microsecond=0)
         self.anchor = anchor.astimezone(UTC)
-        self._started = time.monotonic()
         self._skew = 0.0
         self.lock = threading.RLock()
         self.mutations = 0
